@@ -1,0 +1,113 @@
+"""``hftl`` command line: argument wiring only; the work happens in ``hftl.run``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+
+import click
+
+from hftl.errors import RecipeError
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
+def user_errors(func: Callable) -> Callable:
+    """Bad input becomes one ``error:`` line on stderr and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RecipeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _load(recipe_path: str, overrides: tuple[str, ...]):
+    from hftl.recipe import load_recipe
+
+    return load_recipe(recipe_path, list(overrides))
+
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a recipe field, e.g. --set training.epochs=3 (repeatable).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """hftl: transfer learning on the Hugging Face stack."""
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--resume", is_flag=True, help="Continue the run in output_dir from its latest checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run in output_dir.")
+@user_errors
+def train(recipe: str, overrides: tuple[str, ...], resume: bool, overwrite: bool) -> None:
+    """Adapt a pretrained checkpoint from the source to the target domain."""
+    parsed = _load(recipe, overrides)
+    _quiet_libraries()
+    from hftl.run import train as run_train
+
+    run_train(parsed, resume=resume, overwrite=overwrite)
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+@user_errors
+def validate(recipe: str, overrides: tuple[str, ...]) -> None:
+    """Check a recipe: schema, datasets, columns, labels and checkpoint, without training."""
+    parsed = _load(recipe, overrides)
+    _quiet_libraries()
+    from hftl.run import validate as run_validate
+
+    summary = run_validate(parsed)
+    click.echo(json.dumps(summary, indent=2))
+    click.echo("recipe ok")
+
+
+@main.command(name="eval")
+@click.argument("run_dir_or_checkpoint", type=click.Path())
+@click.option("--recipe", "recipe", required=True, type=click.Path(dir_okay=False), help="Recipe naming the splits.")
+@set_option
+@click.option("--output", type=click.Path(dir_okay=False), help="Also write the metrics to this JSON file.")
+@user_errors
+def eval_command(run_dir_or_checkpoint: str, recipe: str, overrides: tuple[str, ...], output: str | None) -> None:
+    """Re-evaluate a trained model on the recipe's source and target splits."""
+    parsed = _load(recipe, overrides)
+    _quiet_libraries()
+    from hftl.metrics import report_table
+    from hftl.run import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(parsed, run_dir_or_checkpoint)
+    splits = list(dict.fromkeys(k.split("/")[0] for k in metrics))
+    click.echo(report_table(metrics, splits))
+    if output:
+        with open(output, "w") as fh:
+            json.dump(metrics, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""The one user-facing error type: a field path and what is allowed."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class RecipeError(ValueError):
+    """Bad user input. The CLI prints ``error: <field>: <message>`` and exits with code 2."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """A ``"; did you mean 'x'?"`` suffix for near misses, or an empty string."""
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,27 @@
+"""Offline classification metrics and the source-vs-target report."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+
+def classification_metrics(predictions: np.ndarray, labels: np.ndarray, num_labels: int) -> dict[str, float]:
+    """Accuracy and macro F1 (over every class of the label set)."""
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "f1": float(f1_score(labels, predictions, average="macro", labels=list(range(num_labels)), zero_division=0)),
+    }
+
+
+def report_table(metrics: dict[str, float], splits: list[str], keys: tuple[str, ...] = ("accuracy", "f1")) -> str:
+    """A fixed-width table: one row per split, one column per metric, plus the source-target gap."""
+    width = max(len(s) for s in [*splits, "split"]) + 2
+    lines = ["split".ljust(width) + "".join(k.rjust(10) for k in keys)]
+    for split in splits:
+        row = "".join(f"{100 * metrics[f'{split}/{k}']:10.2f}" for k in keys)
+        lines.append(split.ljust(width) + row)
+    if "source_val/accuracy" in metrics and "target_test/accuracy" in metrics:
+        gap = 100 * (metrics["source_val/accuracy"] - metrics["target_test/accuracy"])
+        lines.append(f"transfer gap (source_val - target_test accuracy): {gap:.2f} points")
+    return "\n".join(lines)

@@ -1,0 +1,194 @@
+"""Typed recipes: load YAML, apply ``--set`` overrides, validate, and report errors by field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from hftl.errors import RecipeError, did_you_mean
+from hftl.recipe_types import Section
+from hftl.strategies import registry
+
+
+class ModelSection(Section):
+    checkpoint: str
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+
+class DomainSpec(Section):
+    """One labeled or unlabeled domain: anything ``datasets.load_dataset`` accepts."""
+
+    path: str
+    name: str | None = None
+    data_files: str | list[str] | dict[str, str | list[str]] | None = None
+    data_dir: str | None = None
+    revision: str | None = None
+    split: str = "train"
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    val_split: str | None = Field(None, description="named held-out split (source) instead of a fraction")
+    test_split: str | None = Field(None, description="named labeled test split (target) instead of a fraction")
+    max_samples: Annotated[int, Field(gt=0)] | None = None
+
+
+class SplitSection(Section):
+    source_val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    target_test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    target_labeled_per_class: Annotated[int, Field(ge=0)] = 0
+    seed: int = 0
+
+
+class DataSection(Section):
+    source: DomainSpec
+    target: DomainSpec
+    split: SplitSection = SplitSection()
+    label_names: list[str] | None = Field(None, description="names for integer labels, index = label id")
+
+
+class TrainingSection(Section):
+    epochs: Annotated[float, Field(gt=0)] = 2
+    batch_size: Annotated[int, Field(gt=0)] = 16
+    eval_batch_size: Annotated[int, Field(gt=0)] | None = None
+    learning_rate: Annotated[float, Field(gt=0)] = 5e-5
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    max_grad_norm: Annotated[float, Field(ge=0)] = 1.0
+    gradient_accumulation_steps: Annotated[int, Field(gt=0)] = 1
+    max_length: Annotated[int, Field(gt=0)] = 128
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    seed: int = 0
+    logging_steps: Annotated[int, Field(gt=0)] = 10
+    eval_steps: Annotated[int, Field(ge=0)] = 0
+    save_steps: Annotated[int, Field(ge=0)] = 0
+    save_total_limit: Annotated[int, Field(gt=0)] = 2
+    report_to: list[str] = Field(default_factory=list)
+    num_workers: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _report_to_as_list(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("report_to"), str):
+            values = {**values, "report_to": [] if values["report_to"] == "none" else [values["report_to"]]}
+        return values
+
+
+class EvalSection(Section):
+    extra: dict[str, DomainSpec] = Field(default_factory=dict)
+
+
+class FeatureCacheSection(Section):
+    enabled: bool = True
+    dir: str | None = Field(None, description="default: $HF_HOME/hftl/features")
+
+
+class Recipe(Section):
+    model: ModelSection
+    data: DataSection
+    strategy: registry.config_union()  # type: ignore[valid-type]
+    training: TrainingSection = TrainingSection()
+    eval: EvalSection = EvalSection()
+    cache: FeatureCacheSection = FeatureCacheSection()
+    output_dir: str
+
+    def to_yaml(self) -> str:
+        """The resolved recipe (every default filled in) as YAML."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides; values are parsed as YAML scalars/lists."""
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError("--set", f"expected KEY=VALUE with a dotted key, got '{item}'")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise RecipeError(".".join(parts[: depth + 1]), f"is not a section; cannot set '{key}'")
+            node = child
+        node[parts[-1]] = yaml.safe_load(text) if text.strip() else None
+    return raw
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts[:1] == ["strategy"] and len(parts) > 1 and parts[1] in registry.names():
+        parts.pop(1)  # pydantic puts the union tag in the location
+    return ".".join(parts)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Recipe
+    for part in loc[:-1]:
+        if part == "strategy":
+            return []
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+        if getattr(model, "__origin__", None) is dict:
+            return []
+        args = [a for a in getattr(model, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = args[0] if args else model
+    return list(getattr(model, "model_fields", {}))
+
+
+def _error_line(exc: ValidationError, raw: dict[str, Any]) -> RecipeError:
+    err = exc.errors()[0]
+    loc, kind = tuple(err["loc"]), err["type"]
+    path = _field_path(loc)
+    if kind == "extra_forbidden":
+        if loc[:1] == ("strategy",) and len(loc) > 2:
+            allowed = list(registry.config_class(str(loc[1])).model_fields)
+        else:
+            allowed = _allowed_keys(loc)
+        hint = did_you_mean(str(loc[-1]), allowed)
+        return RecipeError(path, f"unknown key{hint} (allowed: {', '.join(allowed)})")
+    if kind == "missing":
+        return RecipeError(path, "missing required field")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        name = (raw.get("strategy") or {}).get("name", "")
+        return RecipeError(
+            "strategy.name",
+            f"unknown strategy '{name}'{did_you_mean(name, registry.names())} (allowed: {', '.join(registry.names())})",
+        )
+    got = err.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    return RecipeError(path, f"{err['msg']}{shown}")
+
+
+def parse_recipe(raw: Any, overrides: list[str] | None = None) -> Recipe:
+    """Validate a recipe given as a mapping; raises RecipeError naming the field."""
+    if not isinstance(raw, dict):
+        raise RecipeError("recipe", "must be a YAML mapping with model, data, strategy, training, output_dir")
+    raw = apply_overrides(raw, overrides or [])
+    if isinstance(raw.get("strategy"), str):
+        raw["strategy"] = {"name": raw["strategy"]}
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise _error_line(exc, raw) from None
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a recipe file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError("recipe", f"file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RecipeError("recipe", f"malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_recipe(raw, overrides)

@@ -1,0 +1,189 @@
+"""Run a recipe end to end: data, model, strategy, the loop, evaluation, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate.utils import set_seed
+
+from hftl.data import build_domain_data, process_splits, split_specs
+from hftl.errors import RecipeError
+from hftl.evaluation import evaluate
+from hftl.export import export_model
+from hftl.feature_cache import FeatureCache
+from hftl.metrics import report_table
+from hftl.modeling import count_parameters, load_model, load_tokenizer, model_fingerprint, trainable_report
+from hftl.processing import TextProcessor
+from hftl.recipe import Recipe
+from hftl.strategies import registry
+from hftl.strategies.base import RunContext, Strategy
+from hftl.train import fit
+
+
+@dataclass
+class Prepared:
+    ctx: RunContext
+    strategy: Strategy
+    tokenizer: object
+
+
+def make_accelerator(recipe: Recipe, run_dir: Path | None) -> Accelerator:
+    training = recipe.training
+    if training.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise RecipeError("training.mixed_precision", "fp16 needs a CUDA GPU; use 'bf16' or 'no' on CPU")
+    # Multi-process without CUDA means gloo on CPU: accelerate only sets that up when told ``cpu=True``.
+    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    return Accelerator(
+        cpu=multi_cpu,
+        mixed_precision=training.mixed_precision,
+        gradient_accumulation_steps=training.gradient_accumulation_steps,
+        log_with=training.report_to or None,
+        project_dir=str(run_dir) if run_dir else None,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+
+
+def prepare(
+    recipe: Recipe,
+    accelerator: Accelerator,
+    run_dir: Path | None = None,
+    resuming: bool = False,
+    checkpoint: str | None = None,
+) -> Prepared:
+    """Load and split the data, load the model (``checkpoint`` overrides the recipe's) and build the strategy."""
+    set_seed(recipe.training.seed)
+    domain = build_domain_data(recipe.data, recipe.eval.extra)
+    model_section = recipe.model if checkpoint is None else recipe.model.model_copy(update={"checkpoint": checkpoint})
+    model = load_model(model_section, domain.label_names)
+    tokenizer = load_tokenizer(model_section)
+    processor = TextProcessor(tokenizer, recipe.training.max_length)
+    with accelerator.main_process_first():
+        processed = process_splits(domain, split_specs(recipe.data, recipe.eval.extra), processor)
+    cache = FeatureCache(recipe.cache.dir, recipe.cache.enabled, is_writer=accelerator.is_main_process)
+    ctx = RunContext(
+        recipe,
+        processed,
+        processor.collate,
+        accelerator,
+        cache,
+        model_fingerprint(model_section),
+        run_dir,
+        resuming,
+        fit=fit,
+    )
+    strategy = registry.strategy_class(recipe.strategy.name)(recipe.strategy, model)
+    return Prepared(ctx, strategy, tokenizer)
+
+
+def check_output_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to clobber an existing run unless told to resume or overwrite it."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RecipeError("output_dir", f"'{run_dir}' exists and is not a folder")
+    has_content = run_dir.is_dir() and any(run_dir.iterdir())
+    if resume:
+        return
+    if has_content and not overwrite:
+        raise RecipeError(
+            "output_dir", f"'{run_dir}' already holds files; pass --resume to continue or --overwrite to replace"
+        )
+    if has_content and overwrite:
+        if not (run_dir / "recipe.yaml").is_file():
+            raise RecipeError("output_dir", f"'{run_dir}' is not an hftl run folder; refusing to delete it")
+        shutil.rmtree(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise RecipeError("output_dir", f"cannot write to '{run_dir}': {exc.strerror or exc}") from None
+
+
+def train(recipe: Recipe, resume: bool = False, overwrite: bool = False) -> dict[str, float]:
+    """Train, evaluate source and target side by side, export, and return the metrics."""
+    run_dir = Path(recipe.output_dir)
+    accelerator = make_accelerator(recipe, run_dir)
+    if accelerator.is_main_process:
+        check_output_dir(run_dir, resume, overwrite)
+    accelerator.wait_for_everyone()
+    prepared = prepare(recipe, accelerator, run_dir, resuming=resume)
+    ctx, strategy = prepared.ctx, prepared.strategy
+    if accelerator.is_main_process:
+        (run_dir / "recipe.yaml").write_text(recipe.to_yaml())
+    if recipe.training.report_to:
+        accelerator.init_trackers(run_dir.name, config=recipe.model_dump(mode="json"))
+
+    start = time.perf_counter()
+    strategy.warm_start(ctx)
+    accelerator.print(trainable_report(strategy))
+    result = fit(strategy, ctx, recipe.training, run_dir=run_dir)
+    runtime = time.perf_counter() - start
+
+    metrics = evaluate(strategy, ctx)
+    trainable, total = count_parameters(strategy)
+    metrics.update(
+        {
+            "train/runtime_s": runtime,
+            "train/loop_runtime_s": result.runtime_s,
+            "train/samples_per_second": result.samples / runtime if runtime else 0.0,
+            "train/loop_samples_per_second": result.samples / result.runtime_s if result.runtime_s else 0.0,
+            "train/samples": result.samples,
+            "train/global_step": result.global_step,
+            "train/trainable_params": trainable,
+            "train/total_params": total,
+        }
+    )
+    if recipe.training.report_to:
+        accelerator.log({k: v for k, v in metrics.items()}, step=result.global_step)
+        accelerator.end_training()
+    if accelerator.is_main_process:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        card = {
+            "recipe": recipe,
+            "metrics": metrics,
+            "sizes": ctx.data.sizes(),
+            "eval_names": ctx.data.eval_names,
+            "load_path": str(run_dir / "model"),
+        }
+        export_model(accelerator.unwrap_model(strategy).export_model(), prepared.tokenizer, run_dir / "model", card)
+        print(report_table(metrics, ctx.data.eval_names))
+    accelerator.wait_for_everyone()
+    return metrics
+
+
+def validate(recipe: Recipe) -> dict:
+    """Resolve data, columns, labels and the checkpoint without training; returns a summary."""
+    accelerator = make_accelerator(recipe, None)
+    prepared = prepare(recipe, accelerator)
+    data = prepared.ctx.data
+    return {
+        "labels": data.label_names,
+        "splits": data.sizes(),
+        "strategy": recipe.strategy.name,
+        "model": trainable_report(prepared.strategy),
+    }
+
+
+def resolve_model_dir(path: str) -> str:
+    """A run folder's ``model/`` or a checkpoint folder itself."""
+    folder = Path(path)
+    if (folder / "model" / "config.json").is_file():
+        return str(folder / "model")
+    if (folder / "config.json").is_file():
+        return str(folder)
+    raise RecipeError("RUN_DIR_OR_CHECKPOINT", f"'{path}' holds neither model/config.json nor config.json")
+
+
+def evaluate_checkpoint(recipe: Recipe, path: str) -> dict[str, float]:
+    """Re-evaluate an exported model (plain forward passes) on the recipe's splits."""
+    accelerator = make_accelerator(recipe, None)
+    recipe = recipe.model_copy(update={"strategy": registry.config_class("finetune")()})
+    prepared = prepare(recipe, accelerator, checkpoint=resolve_model_dir(path))
+    return evaluate(prepared.strategy, prepared.ctx)

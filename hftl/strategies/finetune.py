@@ -1,0 +1,83 @@
+"""``finetune``: every weight trains, with optional layer-wise LR decay and an LP-FT warm start."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field
+
+from hftl.modeling import set_trainable
+from hftl.recipe_types import Section
+from hftl.strategies.base import (
+    RunContext,
+    StrategyConfig,
+    SupervisedStrategy,
+    param_groups,
+)
+from hftl.strategies.frozen import FrozenConfig, FrozenStrategy
+from hftl.strategies.registry import register
+
+LAYER_INDEX = re.compile(r"\.(?:layer|layers|block|blocks|h)\.(\d+)\.")
+EMBEDDINGS = re.compile(r"embed")
+
+
+class LinearProbeConfig(Section):
+    """The probe stage of LP-FT: train the head alone on cached features before fine-tuning."""
+
+    epochs: float = Field(5, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
+
+
+class FinetuneConfig(StrategyConfig):
+    name: Literal["finetune"] = "finetune"
+    layer_decay: float = Field(1.0, gt=0, le=1, description="LR multiplier per layer going down; 1 = off")
+    lp_ft: LinearProbeConfig | None = None
+
+
+def layer_depth(name: str, num_layers: int) -> int:
+    """0 for embeddings, i+1 for transformer block i, num_layers+1 for everything above (pooler, head)."""
+    match = LAYER_INDEX.search(name)
+    if match:
+        return int(match.group(1)) + 1
+    return 0 if EMBEDDINGS.search(name) else num_layers + 1
+
+
+@register(FinetuneConfig)
+class FinetuneStrategy(SupervisedStrategy):
+    """Full fine-tuning on labeled source (and few-shot target) examples."""
+
+    def __init__(self, config: FinetuneConfig, model) -> None:
+        super().__init__(config, model)
+        set_trainable(model, True)
+
+    def param_groups(self, training) -> list[dict]:
+        decay = self.config.layer_decay
+        named = list(self.named_parameters())
+        if decay == 1.0:
+            return param_groups(named, training.learning_rate, training.weight_decay)
+        found = [int(m.group(1)) for n, _ in named if (m := LAYER_INDEX.search(n))]
+        num_layers = getattr(self.model.config, "num_hidden_layers", None) or (max(found) + 1 if found else 0)
+
+        def scale(name: str) -> float:
+            return decay ** (num_layers + 1 - layer_depth(name, num_layers))
+
+        return param_groups(named, training.learning_rate, training.weight_decay, scale)
+
+    def warm_start(self, ctx: RunContext) -> None:
+        """LP-FT: fit the head on frozen features first (skipped when resuming the fine-tuning stage)."""
+        probe = self.config.lp_ft
+        if probe is None or ctx.resuming or ctx.fit is None:
+            return
+        frozen = FrozenStrategy(FrozenConfig(), self.model)
+        stage = ctx.recipe.training.model_copy(
+            update={
+                "epochs": probe.epochs,
+                "learning_rate": probe.learning_rate,
+                "save_steps": 0,
+                "eval_steps": 0,
+                "warmup_ratio": 0.0,
+            }
+        )
+        ctx.fit(frozen, ctx, stage, desc="linear probe")
+        set_trainable(self.model, True)

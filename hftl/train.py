@@ -1,0 +1,146 @@
+"""The one Accelerate training loop every strategy runs on."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from hftl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from hftl.evaluation import evaluate
+from hftl.recipe import TrainingSection
+from hftl.strategies.base import RunContext, Strategy
+
+
+@dataclass
+class FitResult:
+    global_step: int
+    samples: int
+    runtime_s: float
+    history: list[dict] = field(default_factory=list)
+
+
+def cycle(loader, start_epoch: int = 0) -> Iterator:
+    """Endless batches from ``loader``, reshuffled (``set_epoch``) on every pass."""
+    epoch = start_epoch
+    while True:
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def _loader(dataset, collate, cfg: TrainingSection) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        collate_fn=collate,
+        num_workers=cfg.num_workers,
+        drop_last=False,
+    )
+
+
+def fit(
+    strategy: Strategy, ctx: RunContext, cfg: TrainingSection, desc: str = "train", run_dir: Path | None = None
+) -> FitResult:
+    """Train ``strategy`` for ``cfg.epochs``; evaluates every ``eval_steps`` and checkpoints every ``save_steps``."""
+    accelerator = ctx.accelerator
+    accelerator.free_memory()  # forget objects prepared by an earlier stage (e.g. the LP-FT probe)
+    data = strategy.train_data(ctx)
+    source_loader = _loader(data.source, data.collate, cfg)
+    target_loader = _loader(data.target, data.collate, cfg) if data.target is not None else None
+    model, source_loader = accelerator.prepare(strategy, source_loader)
+    if target_loader is not None:
+        target_loader = accelerator.prepare(target_loader)
+    optimizer = accelerator.prepare(torch.optim.AdamW(strategy.param_groups(cfg), lr=cfg.learning_rate))
+    steps_per_epoch = math.ceil(len(source_loader) / cfg.gradient_accumulation_steps)
+    total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    # Stepped by hand once per optimizer update (a prepared scheduler counts per process and per micro-batch);
+    # it is a pure function of the step, so resuming replays the steps instead of storing its state.
+    scheduler = get_scheduler(
+        cfg.lr_scheduler,
+        optimizer.optimizer,
+        num_warmup_steps=int(cfg.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+
+    global_step, samples = 0, 0
+    checkpoint = latest_checkpoint(run_dir) if (run_dir and ctx.resuming) else None
+    if checkpoint is not None:
+        state = load_checkpoint(accelerator, checkpoint)
+        global_step, samples = state["global_step"], state["samples"]
+        for _ in range(global_step):
+            scheduler.step()
+        accelerator.print(f"resumed from {checkpoint} (step {global_step}/{total_steps})")
+
+    history: list[dict] = []
+    log_file = (run_dir / "log_history.jsonl") if (run_dir and accelerator.is_main_process) else None
+    running: dict[str, float] = {}
+    running_count = 0
+    bar = tqdm(total=total_steps, initial=global_step, desc=desc, disable=not accelerator.is_local_main_process)
+    start = time.perf_counter()
+    epoch = global_step // steps_per_epoch
+    targets = cycle(target_loader, epoch) if target_loader is not None else None
+    model.train()
+    while global_step < total_steps:
+        source_loader.set_epoch(epoch)
+        skip = (global_step - epoch * steps_per_epoch) * cfg.gradient_accumulation_steps
+        batches = accelerator.skip_first_batches(source_loader, skip) if skip else source_loader
+        for batch in batches:
+            target_batch = next(targets) if targets is not None else None
+            with accelerator.accumulate(model):
+                out = model(batch, target_batch, global_step / total_steps)
+                accelerator.backward(out["loss"])
+                if accelerator.sync_gradients and cfg.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                if accelerator.sync_gradients:
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            for key, value in out.items():
+                running[key] = running.get(key, 0.0) + value.detach().float()
+            running_count += 1
+            samples += len(next(iter(batch.values()))) * accelerator.num_processes
+            if not accelerator.sync_gradients:
+                continue
+            global_step += 1
+            bar.update(1)
+            record = None
+            if global_step % cfg.logging_steps == 0 or global_step == total_steps:
+                record = {f"{desc}/{k}": float(v) / running_count for k, v in running.items()}
+                record.update(
+                    {
+                        f"{desc}/lr": scheduler.get_last_lr()[0],
+                        "step": global_step,
+                        "epoch": global_step / steps_per_epoch,
+                    }
+                )
+                bar.set_postfix(loss=f"{record[f'{desc}/loss']:.4f}")
+                running, running_count = {}, 0
+            if cfg.eval_steps and global_step % cfg.eval_steps == 0:
+                record = record or {"step": global_step, "epoch": global_step / steps_per_epoch}
+                record.update({f"eval/{k}": v for k, v in evaluate(model, ctx).items()})
+            if record is not None:
+                history.append(record)
+                accelerator.log(record, step=global_step)
+                if log_file is not None:
+                    with log_file.open("a") as fh:
+                        fh.write(json.dumps(record) + "\n")
+            if run_dir and cfg.save_steps and (global_step % cfg.save_steps == 0 or global_step == total_steps):
+                save_checkpoint(
+                    accelerator, run_dir, {"global_step": global_step, "samples": samples}, cfg.save_total_limit
+                )
+            if global_step >= total_steps:
+                break
+        epoch += 1
+    bar.close()
+    return FitResult(global_step, samples, time.perf_counter() - start, history)

@@ -1,0 +1,102 @@
+"""The Strategy contract, checked for every registered strategy, plus each strategy's own behaviour."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hftl.strategies import registry
+from hftl.strategies.finetune import layer_depth
+from tests.helpers import prepared_run
+
+
+def _one_step(strategy, ctx):
+    data = strategy.train_data(ctx)
+    batch = data.collate([data.source[i] for i in range(8)])
+    before = {n: p.detach().clone() for n, p in strategy.named_parameters()}
+    optimizer = torch.optim.AdamW(strategy.param_groups(ctx.recipe.training), lr=1e-2)
+    out = strategy(batch, None, 0.0)
+    out["loss"].backward()
+    grads = {n: p.grad for n, p in strategy.named_parameters()}
+    optimizer.step()
+    changed = {n for n, p in strategy.named_parameters() if not torch.equal(p, before[n])}
+    return out, grads, changed
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_strategy_contract(recipe_dict, name):
+    recipe_dict["strategy"] = {"name": name}
+    _, prepared = prepared_run(recipe_dict)
+    strategy = prepared.strategy
+    out, grads, changed = _one_step(strategy, prepared.ctx)
+    assert torch.isfinite(out["loss"]) and out["loss"].ndim == 0
+    frozen = {n for n, p in strategy.named_parameters() if not p.requires_grad}
+    assert all(grads[n] is None for n in frozen), "frozen parameters received gradients"
+    assert changed and not changed & frozen, "only trainable parameters may change"
+    expected_trainable = {"frozen": {"model.classifier.weight", "model.classifier.bias"}}.get(name)
+    if expected_trainable is not None:
+        assert {n for n, p in strategy.named_parameters() if p.requires_grad} == expected_trainable
+
+
+def test_frozen_trains_on_cached_features_and_reuses_the_disk_cache(recipe_dict):
+    recipe_dict["strategy"] = {"name": "frozen"}
+    _, first = prepared_run(recipe_dict)
+    features = first.strategy.train_data(first.ctx).source.features
+    assert first.ctx.feature_cache.misses == 1
+    assert features.shape == (60, 32)
+    _, second = prepared_run(recipe_dict)
+    again = second.strategy.train_data(second.ctx).source.features
+    assert second.ctx.feature_cache.misses == 0 and second.ctx.feature_cache.hits == 1
+    assert torch.equal(features, again)
+
+
+def test_frozen_cache_key_changes_with_max_length(recipe_dict):
+    recipe_dict["strategy"] = {"name": "frozen"}
+    _, first = prepared_run(recipe_dict)
+    first.strategy.train_data(first.ctx)
+    _, other = prepared_run(recipe_dict, ["training.max_length=4"])
+    other.strategy.train_data(other.ctx)
+    assert other.ctx.feature_cache.misses == 1
+
+
+def test_cached_features_equal_the_models_own_head_input(recipe_dict):
+    recipe_dict["strategy"] = {"name": "frozen"}
+    _, prepared = prepared_run(recipe_dict)
+    strategy, ctx = prepared.strategy, prepared.ctx
+    cached, _ = strategy.eval_data(ctx, "target_test")
+    rows = ctx.data.splits["target_test"]
+    batch = ctx.collate([rows[i] for i in range(5)])
+    strategy.eval()
+    with torch.no_grad():
+        direct = strategy.model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        via_cache = strategy.predict({"features": cached.features[:5]})
+    torch.testing.assert_close(direct, via_cache, rtol=1e-5, atol=1e-5)
+
+
+def test_layer_decay_scales_learning_rate_by_depth(recipe_dict):
+    recipe_dict["strategy"] = {"name": "finetune", "layer_decay": 0.5}
+    recipe, prepared = prepared_run(recipe_dict)
+    groups = prepared.strategy.param_groups(recipe.training)
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    named = dict(prepared.strategy.named_parameters())
+    base = recipe.training.learning_rate
+    assert lr_of[id(named["model.classifier.weight"])] == pytest.approx(base)
+    assert lr_of[id(named["model.bert.encoder.layer.1.attention.self.query.weight"])] == pytest.approx(base * 0.5)
+    assert lr_of[id(named["model.bert.encoder.layer.0.attention.self.query.weight"])] == pytest.approx(base * 0.25)
+    assert lr_of[id(named["model.bert.embeddings.word_embeddings.weight"])] == pytest.approx(base * 0.125)
+    no_decay = [g for g in groups if any(p is named["model.bert.embeddings.LayerNorm.weight"] for p in g["params"])]
+    assert no_decay[0]["weight_decay"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "depth"),
+    [
+        ("bert.embeddings.word_embeddings.weight", 0),
+        ("bert.encoder.layer.3.output.dense.weight", 4),
+        ("vit.encoder.layer.0.attention.attention.query.weight", 1),
+        ("classifier.weight", 7),
+        ("bert.pooler.dense.bias", 7),
+    ],
+)
+def test_layer_depth(name, depth):
+    assert layer_depth(name, 6) == depth
