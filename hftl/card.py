@@ -23,11 +23,10 @@ def render_card(ctx: dict) -> str:
         if f"{split}/accuracy" in metrics
     ]
     seen = recipe.data.split.target_labeled_per_class
+    on_hub = not Path(recipe.model.checkpoint).exists()
     data = ModelCardData(
-        base_model=recipe.model.checkpoint
-        if "/" in recipe.model.checkpoint and not Path(recipe.model.checkpoint).exists()
-        else None,
-        library_name="transformers",
+        base_model=recipe.model.checkpoint if on_hub else None,
+        library_name="peft" if ctx.get("adapter") else "transformers",
         pipeline_tag="text-classification",
         tags=["hftl", "transfer-learning", "domain-adaptation"],
     )
@@ -45,7 +44,7 @@ def render_card(ctx: dict) -> str:
         template_path=str(TEMPLATE),
         model_name=Path(recipe.output_dir).name,
         base_model=recipe.model.checkpoint,
-        base_model_url=f"https://huggingface.co/{recipe.model.checkpoint}",
+        base_model_url=f"https://huggingface.co/{recipe.model.checkpoint}" if on_hub else None,
         strategy=recipe.strategy.name,
         source_name=_domain_name(recipe.data.source),
         target_name=_domain_name(recipe.data.target),
@@ -54,6 +53,7 @@ def render_card(ctx: dict) -> str:
         sizes={k: v for k, v in ctx["sizes"].items() if k not in ctx["eval_names"]},
         target_labels_seen="none" if not seen else f"{seen} per class",
         load_path=ctx.get("load_path", "PATH_TO_MODEL"),
+        adapter=ctx.get("adapter", False),
         limitations=limitations,
         recipe_yaml=recipe.to_yaml(),
     )

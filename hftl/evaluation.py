@@ -5,28 +5,27 @@ from __future__ import annotations
 import numpy as np
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
-from hftl.metrics import classification_metrics
+from hftl.imbalance import is_imbalanced
+from hftl.inference import run_batches
+from hftl.metrics import classification_metrics, per_class_recall
 from hftl.strategies.base import RunContext, Strategy
 
 
-@torch.no_grad()
 def predict_split(strategy: Strategy, dataset, collate, accelerator: Accelerator, batch_size: int, desc: str = ""):
-    """(logits, labels) for every row of ``dataset``, in order."""
-    loader = accelerator.prepare_data_loader(DataLoader(dataset, batch_size=batch_size, collate_fn=collate))
+    """(logits, labels) as numpy arrays for every row of ``dataset``, in order."""
     module = accelerator.unwrap_model(strategy)
     was_training = module.training
     module.eval()
-    logits, labels = [], []
-    for batch in tqdm(loader, desc=desc or "eval", disable=not accelerator.is_local_main_process, leave=False):
+
+    def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         with accelerator.autocast():
-            out = module.predict(batch)
-        logits.append(accelerator.gather_for_metrics(out.float().contiguous()).cpu())
-        labels.append(accelerator.gather_for_metrics(batch["labels"]).cpu())
+            logits = module.predict(batch)
+        return {"logits": logits.float(), "labels": batch["labels"]}
+
+    out = run_batches(step, dataset, collate, accelerator, batch_size, desc or "eval")
     module.train(was_training)
-    return torch.cat(logits).numpy(), torch.cat(labels).numpy()
+    return out["logits"].numpy(), out["labels"].numpy()
 
 
 def evaluate(strategy: Strategy, ctx: RunContext, splits: list[str] | None = None) -> dict[str, float]:
@@ -37,6 +36,17 @@ def evaluate(strategy: Strategy, ctx: RunContext, splits: list[str] | None = Non
     for split in splits or ctx.data.eval_names:
         dataset, collate = ctx.accelerator.unwrap_model(strategy).eval_data(ctx, split)
         logits, labels = predict_split(strategy, dataset, collate, ctx.accelerator, batch_size, f"eval {split}")
-        scores = classification_metrics(np.argmax(logits, axis=-1), labels, len(ctx.data.label_names))
+        predictions = np.argmax(logits, axis=-1)
+        scores = classification_metrics(predictions, labels, len(ctx.data.label_names))
+        if reports_recall(ctx):
+            scores.update(per_class_recall(predictions, labels, ctx.data.label_names))
         metrics.update({f"{split}/{name}": value for name, value in scores.items()})
     return metrics
+
+
+def reports_recall(ctx: RunContext) -> bool:
+    """Per-class recall is reported when the source labels are skewed or imbalance handling is on."""
+    training = ctx.recipe.training
+    if training.class_weights != "none" or training.sampler == "balanced":
+        return True
+    return is_imbalanced(ctx.data.splits["source_train"]["labels"], len(ctx.data.label_names))

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from torch.utils.data import Dataset
 
-from hftl.modeling import capture_head_input
+from hftl.inference import run_batches
+from hftl.modeling import capture_input
 
 
 class FeatureDataset(Dataset):
@@ -33,20 +33,25 @@ def collate_features(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
     return {key: torch.stack([row[key] for row in rows]) for key in rows[0]}
 
 
-@torch.no_grad()
 def encode(
-    model: torch.nn.Module, dataset, collate: Callable, accelerator: Accelerator, batch_size: int, desc: str
+    model: torch.nn.Module,
+    at: torch.nn.Module,
+    dataset,
+    collate: Callable,
+    accelerator: Accelerator,
+    batch_size: int,
+    desc: str,
 ) -> torch.Tensor:
-    """Head-input features for every row of ``dataset``, in order, gathered across processes."""
-    loader = accelerator.prepare_data_loader(DataLoader(dataset, batch_size=batch_size, collate_fn=collate))
+    """The input of module ``at`` for every row of ``dataset``, in order, gathered across processes."""
     was_training = model.training
     model.eval()
-    chunks = []
-    with capture_head_input(model) as captured:
-        for batch in tqdm(loader, desc=desc, disable=not accelerator.is_local_main_process, leave=False):
-            batch = {k: v for k, v in batch.items() if k != "labels"}
+    with capture_input(at) as captured:
+
+        def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             with accelerator.autocast():
-                model(**batch)
-            chunks.append(accelerator.gather_for_metrics(captured.pop().float().contiguous()))
+                model(**{k: v for k, v in batch.items() if k != "labels"})
+            return {"features": captured.pop().float()}
+
+        features = run_batches(step, dataset, collate, accelerator, batch_size, desc)["features"]
     model.train(was_training)
-    return torch.cat(chunks).cpu()
+    return features

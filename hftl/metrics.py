@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 
 def classification_metrics(predictions: np.ndarray, labels: np.ndarray, num_labels: int) -> dict[str, float]:
@@ -12,6 +12,12 @@ def classification_metrics(predictions: np.ndarray, labels: np.ndarray, num_labe
         "accuracy": float(accuracy_score(labels, predictions)),
         "f1": float(f1_score(labels, predictions, average="macro", labels=list(range(num_labels)), zero_division=0)),
     }
+
+
+def per_class_recall(predictions: np.ndarray, labels: np.ndarray, names: list[str]) -> dict[str, float]:
+    """``recall/<class name>`` for every class (0 where a class is absent from ``labels``)."""
+    recalls = recall_score(labels, predictions, labels=list(range(len(names))), average=None, zero_division=0)
+    return {f"recall/{name}": float(r) for name, r in zip(names, recalls, strict=True)}
 
 
 def report_table(metrics: dict[str, float], splits: list[str], keys: tuple[str, ...] = ("accuracy", "f1")) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,8 +51,29 @@ def _short(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def is_adapter_dir(checkpoint: str) -> bool:
+    return (Path(checkpoint) / "adapter_config.json").is_file()
+
+
+def load_adapter_model(section: ModelSection, label_names: list[str]):
+    """A saved PEFT adapter (with its head) on top of the base model its adapter_config names."""
+    from peft import AutoPeftModelForSequenceClassification
+
+    try:
+        return AutoPeftModelForSequenceClassification.from_pretrained(
+            section.checkpoint, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+            label2id={n: i for i, n in enumerate(label_names)}, use_safetensors=True,
+        )  # fmt: skip
+    except Exception as exc:
+        raise RecipeError(
+            "model.checkpoint", f"cannot load the adapter in '{section.checkpoint}': {_short(exc)}"
+        ) from None
+
+
 def load_model(section: ModelSection, label_names: list[str]) -> PreTrainedModel:
     """A sequence classifier with a head for ``label_names`` (re-initialized when the label set differs)."""
+    if is_adapter_dir(section.checkpoint):
+        return load_adapter_model(section, label_names)
     config = load_config(section, label_names)
     try:
         return AutoModelForSequenceClassification.from_pretrained(
@@ -87,15 +109,58 @@ def find_head(model: nn.Module) -> tuple[str, nn.Module]:
 
 
 @contextmanager
-def capture_head_input(model: nn.Module) -> Iterator[list[torch.Tensor]]:
-    """Collect the tensor entering the classification head on every forward inside the block."""
+def capture_input(module: nn.Module, detach: bool = True) -> Iterator[list[torch.Tensor]]:
+    """Collect the first positional input of ``module`` on every forward inside the block."""
     captured: list[torch.Tensor] = []
-    _, head = find_head(model)
-    handle = head.register_forward_pre_hook(lambda _module, args: captured.append(args[0].detach()))
+
+    def hook(_module: nn.Module, args: tuple) -> None:
+        captured.append(args[0].detach() if detach else args[0])
+
+    handle = module.register_forward_pre_hook(hook)
     try:
         yield captured
     finally:
         handle.remove()
+
+
+def capture_head_input(model: nn.Module, detach: bool = True):
+    """``capture_input`` on the classification head: the features every strategy works on."""
+    return capture_input(find_head(model)[1], detach)
+
+
+@dataclass
+class FeaturePoint:
+    """Where cached features are taken, and the trainable tail from there to (head-input features, logits).
+
+    ``head_input``: the tensor entering the classification head; the tail is the head alone.
+    ``pooler_input``: the first-token state entering a BERT-style pooler; the tail is pooler + head, a
+    trainable bottleneck that the exported checkpoint still holds in its standard layout.
+    """
+
+    level: str
+    source: nn.Module
+    bottleneck: Callable[[torch.Tensor], torch.Tensor]
+    head: nn.Module
+    modules: list[nn.Module]
+
+    def tail(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.bottleneck(x)
+        return features, self.head(features)
+
+
+def feature_point(model: nn.Module, level: str) -> FeaturePoint:
+    """The FeaturePoint of ``model`` at ``level`` (``head_input`` or ``pooler_input``)."""
+    _, head = find_head(model)
+    if level == "head_input":
+        return FeaturePoint(level, head, nn.Identity(), head, [head])
+    pooler = getattr(getattr(model, "base_model", model), "pooler", None)
+    dense, activation = getattr(pooler, "dense", None), getattr(pooler, "activation", None)
+    if not isinstance(dense, nn.Linear) or activation is None:
+        raise RecipeError(
+            "strategy.features", f"'pooler_input' needs a BERT-style pooler; {type(model).__name__} has none"
+        )
+    dropout = getattr(model, "dropout", nn.Identity())
+    return FeaturePoint(level, dense, nn.Sequential(dense, activation, dropout), head, [dense, head])
 
 
 def model_fingerprint(section: ModelSection) -> str:

@@ -69,6 +69,9 @@ class TrainingSection(Section):
     save_total_limit: Annotated[int, Field(gt=0)] = 2
     report_to: list[str] = Field(default_factory=list)
     num_workers: Annotated[int, Field(ge=0)] = 0
+    class_weights: Literal["none", "balanced"] | list[Annotated[float, Field(ge=0)]] = "none"
+    sampler: Literal["random", "balanced"] = "random"
+    group_by_length: bool = Field(True, description="batch texts of similar length together (less padding)")
 
     @model_validator(mode="before")
     @classmethod
@@ -76,6 +79,22 @@ class TrainingSection(Section):
         if isinstance(values, dict) and isinstance(values.get("report_to"), str):
             values = {**values, "report_to": [] if values["report_to"] == "none" else [values["report_to"]]}
         return values
+
+
+class MixupSection(Section):
+    alpha: Annotated[float, Field(gt=0)] = 0.2
+
+
+class PerturbationSection(Section):
+    method: Literal["fgsm", "vat"] = "fgsm"
+    epsilon: Annotated[float, Field(gt=0)] = 1e-2
+    weight: Annotated[float, Field(ge=0)] = 1.0
+
+
+class AugmentSection(Section):
+    mixup: MixupSection | None = Field(None, description="mixup on head-input features")
+    embedding_perturbation: PerturbationSection | None = Field(None, description="FGSM or VAT on input embeddings")
+    standardize_features: bool = Field(False, description="cached features: standardize (folded into export)")
 
 
 class EvalSection(Section):
@@ -87,6 +106,10 @@ class FeatureCacheSection(Section):
     dir: str | None = Field(None, description="default: $HF_HOME/hftl/features")
 
 
+class ExportSection(Section):
+    merge: bool = Field(False, description="PEFT runs: export a merged plain checkpoint instead of the adapter")
+
+
 class Recipe(Section):
     model: ModelSection
     data: DataSection
@@ -94,6 +117,8 @@ class Recipe(Section):
     training: TrainingSection = TrainingSection()
     eval: EvalSection = EvalSection()
     cache: FeatureCacheSection = FeatureCacheSection()
+    export: ExportSection = ExportSection()
+    augment: AugmentSection = AugmentSection()
     output_dir: str
 
     def to_yaml(self) -> str:
@@ -164,7 +189,8 @@ def _error_line(exc: ValidationError, raw: dict[str, Any]) -> RecipeError:
         )
     got = err.get("input")
     shown = "" if isinstance(got, dict) else f" (got {got!r})"
-    return RecipeError(path, f"{err['msg']}{shown}")
+    message = err["msg"].removeprefix("Value error, ")
+    return RecipeError(path, message if kind == "value_error" else f"{message}{shown}")
 
 
 def parse_recipe(raw: Any, overrides: list[str] | None = None) -> Recipe:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 
 from hftl.data import build_domain_data, process_splits, split_specs
@@ -38,6 +39,9 @@ def make_accelerator(recipe: Recipe, run_dir: Path | None) -> Accelerator:
     training = recipe.training
     if training.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise RecipeError("training.mixed_precision", "fp16 needs a CUDA GPU; use 'bf16' or 'no' on CPU")
+    state = AcceleratorState._shared_state
+    if state and state.get("_mixed_precision", training.mixed_precision) != training.mixed_precision:
+        AcceleratorState._reset_state()  # another run in this process used another precision
     # Multi-process without CUDA means gloo on CPU: accelerate only sets that up when told ``cpu=True``.
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     return Accelerator(
@@ -145,14 +149,10 @@ def train(recipe: Recipe, resume: bool = False, overwrite: bool = False) -> dict
         accelerator.end_training()
     if accelerator.is_main_process:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        card = {
-            "recipe": recipe,
-            "metrics": metrics,
-            "sizes": ctx.data.sizes(),
-            "eval_names": ctx.data.eval_names,
-            "load_path": str(run_dir / "model"),
-        }
-        export_model(accelerator.unwrap_model(strategy).export_model(), prepared.tokenizer, run_dir / "model", card)
+        exported = accelerator.unwrap_model(strategy).export_model(recipe.export.merge)
+        card = {"recipe": recipe, "metrics": metrics, "sizes": ctx.data.sizes(), "eval_names": ctx.data.eval_names,
+                "load_path": str(run_dir / "model"), "adapter": hasattr(exported, "peft_config")}  # fmt: skip
+        export_model(exported, prepared.tokenizer, run_dir / "model", card)
         print(report_table(metrics, ctx.data.eval_names))
     accelerator.wait_for_everyone()
     return metrics
@@ -174,11 +174,10 @@ def validate(recipe: Recipe) -> dict:
 def resolve_model_dir(path: str) -> str:
     """A run folder's ``model/`` or a checkpoint folder itself."""
     folder = Path(path)
-    if (folder / "model" / "config.json").is_file():
-        return str(folder / "model")
-    if (folder / "config.json").is_file():
-        return str(folder)
-    raise RecipeError("RUN_DIR_OR_CHECKPOINT", f"'{path}' holds neither model/config.json nor config.json")
+    for candidate in (folder / "model", folder):
+        if (candidate / "config.json").is_file() or (candidate / "adapter_config.json").is_file():
+            return str(candidate)
+    raise RecipeError("RUN_DIR_OR_CHECKPOINT", f"'{path}' holds no model/ folder, config.json or adapter_config.json")
 
 
 def evaluate_checkpoint(recipe: Recipe, path: str) -> dict[str, float]:

@@ -16,7 +16,9 @@ from transformers import get_scheduler
 
 from hftl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from hftl.evaluation import evaluate
+from hftl.inference import token_lengths
 from hftl.recipe import TrainingSection
+from hftl.samplers import BalancedSampler, LengthGroupedSampler
 from hftl.strategies.base import RunContext, Strategy
 
 
@@ -38,15 +40,23 @@ def cycle(loader, start_epoch: int = 0) -> Iterator:
         epoch += 1
 
 
-def _loader(dataset, collate, cfg: TrainingSection) -> DataLoader:
-    return DataLoader(
-        dataset,
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        collate_fn=collate,
-        num_workers=cfg.num_workers,
-        drop_last=False,
-    )
+def make_optimizer(groups: list[dict], lr: float) -> torch.optim.Optimizer:
+    """AdamW, fused into one kernel where the device supports it (a several-fold faster step on CPU and GPU)."""
+    try:
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.AdamW(groups, lr=lr)
+
+
+def _loader(dataset, collate, cfg: TrainingSection, sample_weights: torch.Tensor | None = None) -> DataLoader:
+    """Batches in a fresh order each epoch: class-balanced, length-grouped (tokenized text) or shuffled."""
+    sampler = None
+    if sample_weights is not None:
+        sampler = BalancedSampler(sample_weights, cfg.seed)
+    elif cfg.group_by_length and (lengths := token_lengths(dataset)) is not None:
+        sampler = LengthGroupedSampler(lengths.tolist(), cfg.batch_size, cfg.seed)
+    return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
+                      collate_fn=collate, num_workers=cfg.num_workers)  # fmt: skip
 
 
 def fit(
@@ -56,12 +66,12 @@ def fit(
     accelerator = ctx.accelerator
     accelerator.free_memory()  # forget objects prepared by an earlier stage (e.g. the LP-FT probe)
     data = strategy.train_data(ctx)
-    source_loader = _loader(data.source, data.collate, cfg)
+    source_loader = _loader(data.source, data.collate, cfg, data.sample_weights)
     target_loader = _loader(data.target, data.collate, cfg) if data.target is not None else None
     model, source_loader = accelerator.prepare(strategy, source_loader)
     if target_loader is not None:
         target_loader = accelerator.prepare(target_loader)
-    optimizer = accelerator.prepare(torch.optim.AdamW(strategy.param_groups(cfg), lr=cfg.learning_rate))
+    optimizer = accelerator.prepare(make_optimizer(strategy.param_groups(cfg), cfg.learning_rate))
     steps_per_epoch = math.ceil(len(source_loader) / cfg.gradient_accumulation_steps)
     total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
     # Stepped by hand once per optimizer update (a prepared scheduler counts per process and per micro-batch);

@@ -87,3 +87,12 @@ def test_extra_eval_sets_are_labeled_splits(recipe_dict):
     data = _domains(recipe_dict)
     assert data.eval_names == ["source_val", "target_test", "kitchen_all"]
     assert len(data.splits["kitchen_all"]) == 80
+
+
+def test_named_splits_replace_fractions(recipe_dict, domain_files):
+    files = {"train": str(domain_files["books"]), "validation": str(domain_files["kitchen"])}
+    recipe_dict["data"]["source"].update(data_files=files, val_split="validation")
+    recipe_dict["data"]["target"].update(data_files={"train": files["validation"], "test": files["train"]},
+                                         test_split="test")  # fmt: skip
+    sizes = _domains(recipe_dict).sizes()
+    assert sizes == {"source_train": 80, "source_val": 80, "target_train": 80, "target_test": 80}

@@ -120,3 +120,13 @@ def test_lp_ft_fits_the_head_before_fine_tuning(recipe_dict):
     assert not torch.equal(head_before, strategy.model.classifier.weight)
     assert torch.equal(encoder_before, strategy.model.bert.encoder.layer[0].output.dense.weight)
     assert all(p.requires_grad for p in strategy.parameters())
+
+
+def test_periodic_evaluation_and_bf16_on_cpu(recipe_dict):
+    recipe_dict["training"].update(epochs=1, eval_steps=4, mixed_precision="bf16", logging_steps=100)
+    metrics = train(parse_recipe(recipe_dict))
+    lines = (Path(recipe_dict["output_dir"]) / "log_history.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    evals = [r for r in records if "eval/target_test/accuracy" in r]
+    assert [r["step"] for r in evals] == [4, 8]
+    assert np.isfinite(metrics["target_test/accuracy"])

@@ -13,9 +13,10 @@ from tests.helpers import prepared_run
 def _one_step(strategy, ctx):
     data = strategy.train_data(ctx)
     batch = data.collate([data.source[i] for i in range(8)])
+    target = data.collate([data.target[i] for i in range(8)]) if data.target is not None else None
     before = {n: p.detach().clone() for n, p in strategy.named_parameters()}
     optimizer = torch.optim.AdamW(strategy.param_groups(ctx.recipe.training), lr=1e-2)
-    out = strategy(batch, None, 0.0)
+    out = strategy(batch, target, 0.5)
     out["loss"].backward()
     grads = {n: p.grad for n, p in strategy.named_parameters()}
     optimizer.step()
@@ -23,9 +24,30 @@ def _one_step(strategy, ctx):
     return out, grads, changed
 
 
-@pytest.mark.parametrize("name", registry.names())
-def test_strategy_contract(recipe_dict, name):
-    recipe_dict["strategy"] = {"name": name}
+VARIANTS = {
+    **{name: {"name": name} for name in registry.names()},
+    "finetune-lora": {"name": "finetune", "peft": {"method": "lora", "r": 4, "target_modules": ["query", "value"]}},
+    "finetune-ia3": {"name": "finetune", "peft": {"method": "ia3", "target_modules": ["key", "value", "output.dense"],
+                                                  "feedforward_modules": ["output.dense"]}},
+    "frozen-pooler": {"name": "frozen", "features": "pooler_input"},
+    **{f"adversarial-{m}": {"name": "adversarial", "method": m} for m in ("dann", "cdan", "mmd", "coral")},
+    "adversarial-cdan-e-randomized": {"name": "adversarial", "method": "cdan", "entropy_conditioning": True,
+                                      "randomized": True, "randomized_dim": 16},
+    "adversarial-dann-lora": {"name": "adversarial", "method": "dann", "peft": {"method": "lora", "r": 2}},
+    "adversarial-frozen-mmd": {"name": "adversarial", "method": "mmd", "encoder": "frozen"},
+    "adversarial-frozen-dann": {"name": "adversarial", "method": "dann", "encoder": "frozen"},
+}  # fmt: skip
+HEAD = {"model.classifier.weight", "model.classifier.bias"}
+POOLER = {"model.bert.pooler.dense.weight", "model.bert.pooler.dense.bias"}
+
+
+def _discriminator(names):
+    return {n for n in names if n.startswith("discriminator.")}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_strategy_contract(recipe_dict, variant):
+    recipe_dict["strategy"] = VARIANTS[variant]
     _, prepared = prepared_run(recipe_dict)
     strategy = prepared.strategy
     out, grads, changed = _one_step(strategy, prepared.ctx)
@@ -33,9 +55,16 @@ def test_strategy_contract(recipe_dict, name):
     frozen = {n for n, p in strategy.named_parameters() if not p.requires_grad}
     assert all(grads[n] is None for n in frozen), "frozen parameters received gradients"
     assert changed and not changed & frozen, "only trainable parameters may change"
-    expected_trainable = {"frozen": {"model.classifier.weight", "model.classifier.bias"}}.get(name)
-    if expected_trainable is not None:
-        assert {n for n, p in strategy.named_parameters() if p.requires_grad} == expected_trainable
+    trainable = {n for n, p in strategy.named_parameters() if p.requires_grad}
+    if variant == "frozen":
+        assert trainable == HEAD
+    if variant in ("frozen-pooler", "adversarial-frozen-mmd"):
+        assert trainable == HEAD | POOLER
+    if variant == "adversarial-frozen-dann":
+        assert trainable - _discriminator(trainable) == HEAD | POOLER
+    if "lora" in variant:
+        assert all("lora_" in n or "classifier" in n or n.startswith("discriminator.") for n in trainable)
+        assert any("lora_" in n for n in changed)
 
 
 def test_frozen_trains_on_cached_features_and_reuses_the_disk_cache(recipe_dict):
@@ -84,6 +113,13 @@ def test_layer_decay_scales_learning_rate_by_depth(recipe_dict):
     assert lr_of[id(named["model.bert.encoder.layer.1.attention.self.query.weight"])] == pytest.approx(base * 0.5)
     assert lr_of[id(named["model.bert.encoder.layer.0.attention.self.query.weight"])] == pytest.approx(base * 0.25)
     assert lr_of[id(named["model.bert.embeddings.word_embeddings.weight"])] == pytest.approx(base * 0.125)
+    recipe_dict["strategy"]["head_lr_multiplier"] = 10
+    _, boosted = prepared_run(recipe_dict)
+    lr_boosted = {n: g["lr"] for g in boosted.strategy.param_groups(recipe.training) for n, p in
+                  boosted.strategy.named_parameters() if any(p is q for q in g["params"])}  # fmt: skip
+    assert lr_boosted["model.classifier.weight"] == pytest.approx(10 * base)
+    assert lr_boosted["model.bert.pooler.dense.weight"] == pytest.approx(10 * base)
+    assert lr_boosted["model.bert.encoder.layer.1.output.dense.weight"] == pytest.approx(base * 0.5)
     no_decay = [g for g in groups if any(p is named["model.bert.embeddings.LayerNorm.weight"] for p in g["params"])]
     assert no_decay[0]["weight_decay"] == 0.0
 

@@ -1,6 +1,6 @@
 """Transfer strategies. Importing this package registers every built-in strategy."""
 
-from hftl.strategies import finetune, frozen  # noqa: F401  (registration side effect)
+from hftl.strategies import adversarial, finetune, frozen, surgery  # noqa: F401  (registration side effect)
 from hftl.strategies.base import Strategy, StrategyConfig, SupervisedStrategy
 from hftl.strategies.registry import names, register
 

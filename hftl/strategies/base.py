@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -13,7 +14,10 @@ from datasets import concatenate_datasets
 from torch import nn
 from transformers import PreTrainedModel
 
+from hftl import imbalance
+from hftl.augment import embedding_adversarial_loss, mixup_loss, perturbed_embeddings
 from hftl.losses import classification_loss
+from hftl.modeling import capture_head_input, find_head
 from hftl.recipe_types import Section
 
 if TYPE_CHECKING:
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
 
     from hftl.data import DomainData
     from hftl.feature_cache import FeatureCache
-    from hftl.recipe import Recipe, TrainingSection
+    from hftl.recipe import AugmentSection, Recipe, TrainingSection
 
 Batch = dict[str, torch.Tensor]
 NO_DECAY = re.compile(r"bias$|LayerNorm\.weight$|layer_norm\.weight$|norm\.weight$")
@@ -40,6 +44,7 @@ class TrainData:
     source: Any
     collate: Callable[[list[dict]], Batch]
     target: Any | None = None
+    sample_weights: torch.Tensor | None = None
 
 
 @dataclass
@@ -105,25 +110,66 @@ class Strategy(nn.Module):
         inputs, _ = split_labels(batch)
         return self.model(**inputs).logits
 
+    def features_and_logits(self, inputs: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(head-input features, logits), differentiable: what alignment losses work on."""
+        with capture_head_input(self.model, detach=False) as captured:
+            logits = self.model(**inputs).logits
+        features = captured[-1]
+        return (features[:, 0] if features.ndim == 3 else features), logits
+
     def param_groups(self, training: TrainingSection) -> list[dict]:
         return param_groups(list(self.named_parameters()), training.learning_rate, training.weight_decay)
 
     def warm_start(self, ctx: RunContext) -> None:
         """Optional stage before the main loop (e.g. a linear probe for LP-FT)."""
 
-    def export_model(self) -> PreTrainedModel:
-        """The plain transformers model to save."""
+    def export_model(self, merge: bool = False) -> PreTrainedModel:
+        """The transformers model to save (``merge`` folds adapters into the weights where there are any)."""
         return self.model
 
 
 class SupervisedStrategy(Strategy):
-    """Cross-entropy on labeled source examples (plus few-shot labeled target examples when given)."""
+    """Cross-entropy on labeled source examples (plus few-shot labeled target examples when given).
+
+    ``configure_training`` (called from ``train_data``) sets class weights and the recipe's augmentations;
+    ``supervised_loss`` applies them and is shared by every strategy built on this one.
+    """
+
+    augment: AugmentSection | None = None
+
+    def configure_training(self, ctx: RunContext, labels) -> Any:
+        """Class weights and augmentations from the recipe; returns per-example sampler weights (or None)."""
+        training, classes = ctx.recipe.training, len(ctx.data.label_names)
+        weights = imbalance.class_weights(labels, classes, training.class_weights)
+        self.register_buffer("class_weight", weights, persistent=False)
+        self.augment = ctx.recipe.augment
+        return imbalance.sample_weights(labels, classes, training.sampler)
+
+    def labeled_splits(self, ctx: RunContext) -> list[str]:
+        return [s for s in ("source_train", "target_labeled") if s in ctx.data.splits]
 
     def train_data(self, ctx: RunContext) -> TrainData:
-        splits = ctx.data.splits
-        labeled = [splits["source_train"]] + ([splits["target_labeled"]] if "target_labeled" in splits else [])
-        return TrainData(source=concatenate_datasets(labeled), collate=ctx.collate)
+        labeled = concatenate_datasets([ctx.data.splits[s] for s in self.labeled_splits(ctx)])
+        sampling = self.configure_training(ctx, labeled["labels"])
+        return TrainData(source=labeled, collate=ctx.collate, sample_weights=sampling)
+
+    def supervised_loss(self, inputs: Batch, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, head-input features, logits) with class weights, mixup and embedding perturbation applied."""
+        augment, weight = self.augment, getattr(self, "class_weight", None)
+        perturb = augment.embedding_perturbation if augment and "input_ids" in inputs else None
+        captured: list[torch.Tensor] = []
+        with perturbed_embeddings(self.model, captured=captured) if perturb else nullcontext():
+            features, logits = self.features_and_logits(inputs)
+        loss = classification_loss(logits, labels, weight)
+        if perturb:
+            extra = embedding_adversarial_loss(self.model, inputs, labels, captured[0], logits, loss, perturb.method,
+                                               perturb.epsilon, weight)  # fmt: skip
+        if augment and augment.mixup:
+            loss = mixup_loss(find_head(self.model)[1], features, labels, augment.mixup.alpha, weight)
+        if perturb:
+            loss = loss + perturb.weight * extra
+        return loss, features, logits
 
     def forward(self, source: Batch, target: Batch | None = None, progress: float = 0.0) -> dict[str, torch.Tensor]:
         inputs, labels = split_labels(source)
-        return {"loss": classification_loss(self.predict(inputs), labels)}
+        return {"loss": self.supervised_loss(inputs, labels)[0]}
