@@ -74,8 +74,10 @@ def test_validate_reports_splits_and_labels(recipe_file):
     assert "recipe ok" in result.output and '"source_train": 60' in result.output
 
 
-def test_accelerate_launch_two_processes_matches_single_process_eval(recipe_file, tmp_path):
+@pytest.mark.parametrize("strategy", ["finetune", "adversarial"])
+def test_accelerate_launch_two_processes_matches_single_process_eval(recipe_file, recipe_dict, tmp_path, strategy):
     """`accelerate launch -m hftl train` runs 2 gloo processes; its metrics count every example once."""
+    recipe_dict["strategy"] = {"name": strategy}
     path = recipe_file()
     done = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",

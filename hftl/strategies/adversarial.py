@@ -31,6 +31,7 @@ class AdversarialConfig(FinetuneConfig):
     weight: float = Field(1.0, ge=0, description="weight of the alignment loss")
     schedule: Literal["ganin", "constant"] = Field("ganin", description="lambda(p) = 2/(1+exp(-gamma p))-1, or 1")
     gamma: float = Field(10.0, gt=0)
+    align_start: float = Field(0.0, ge=0, lt=1, description="training progress before which lambda stays 0")
     discriminator_hidden: int = Field(1024, gt=0)
     entropy_conditioning: bool = Field(False, description="CDAN+E: weight examples by prediction certainty")
     randomized: bool | None = Field(None, description="CDAN random multilinear map; default: when F*C > 4096")
@@ -85,7 +86,13 @@ class AdversarialStrategy(CachedFeatures, FinetuneStrategy):
         return TrainData(labeled.source, labeled.collate, target, labeled.sample_weights)
 
     def lambda_at(self, progress: float) -> float:
-        return losses.ganin_schedule(progress, self.config.gamma) if self.config.schedule == "ganin" else 1.0
+        """0 before ``align_start``; then the Ganin curve (or 1) over the remaining progress."""
+        start = self.config.align_start
+        if progress < start:
+            return 0.0
+        if self.config.schedule == "constant":
+            return 1.0
+        return losses.ganin_schedule((progress - start) / (1 - start), self.config.gamma)
 
     def alignment(self, f_s, f_t, logits_s, logits_t, coeff: float) -> tuple[torch.Tensor, dict]:
         method = self.config.method
@@ -110,6 +117,3 @@ class AdversarialStrategy(CachedFeatures, FinetuneStrategy):
                "lambda": torch.tensor(coeff)}  # fmt: skip
         out.update(logs)
         return out
-
-    def export_model(self, merge: bool = False):
-        return FinetuneStrategy.export_model(self, merge)
