@@ -109,5 +109,41 @@ def eval_command(run_dir_or_checkpoint: str, recipe: str, overrides: tuple[str, 
             json.dump(metrics, fh, indent=2)
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@user_errors
+def card(run_dir: str) -> None:
+    """Re-render RUN_DIR/model/README.md from the run's recipe, metrics and split sizes."""
+    from pathlib import Path
+
+    from hftl.card import rerender
+
+    folder = Path(run_dir)
+    for needed in ("recipe.yaml", "metrics.json", "run_info.json", "model"):
+        if not (folder / needed).exists():
+            raise RecipeError("RUN_DIR", f"'{run_dir}' has no {needed}; is it a finished hftl run?")
+    (folder / "model" / "README.md").write_text(rerender(folder))
+    click.echo(f"wrote {folder / 'model' / 'README.md'}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--repo-id", required=True, help="USER/NAME on the Hugging Face Hub.")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+@click.option("--revision", help="Branch to push to (created when missing).")
+@click.option("--merge", is_flag=True, help="PEFT runs: push the adapter merged into a plain checkpoint.")
+@click.option("--commit-message", help="Commit message on the Hub.")
+@user_errors
+def push(run_dir: str, repo_id: str, private: bool, revision: str | None, merge: bool, commit_message: str | None):
+    """Upload a run's exported model and card to the Hub (token from HF_TOKEN or `hf auth login`)."""
+    from pathlib import Path
+
+    _quiet_libraries()
+    from hftl.hub import push_run
+
+    url = push_run(Path(run_dir), repo_id, private, revision, merge, commit_message)
+    click.echo(f"pushed to {url}")
+
+
 if __name__ == "__main__":
     main()

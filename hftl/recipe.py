@@ -110,6 +110,27 @@ class ExportSection(Section):
     merge: bool = Field(False, description="PEFT runs: export a merged plain checkpoint instead of the adapter")
 
 
+class CardSection(Section):
+    model_name: str | None = Field(None, description="default: the output_dir folder name")
+    base_model: str | None = Field(None, description="Hub id of the base model when model.checkpoint is a local copy")
+    license: str | None = None
+    language: list[str] | None = None
+
+
+class HubSection(Section):
+    push: bool = Field(False, description="push the exported model at the end of training")
+    repo_id: str | None = None
+    private: bool = False
+    revision: str | None = Field(None, description="branch to push to (created when missing)")
+    merge: bool = Field(False, description="PEFT runs: push a merged plain checkpoint instead of the adapter")
+
+    @model_validator(mode="after")
+    def _repo_needed(self) -> HubSection:
+        if self.push and not self.repo_id:
+            raise ValueError("push: true needs hub.repo_id (USER/NAME)")
+        return self
+
+
 class Recipe(Section):
     model: ModelSection
     data: DataSection
@@ -119,6 +140,8 @@ class Recipe(Section):
     cache: FeatureCacheSection = FeatureCacheSection()
     export: ExportSection = ExportSection()
     augment: AugmentSection = AugmentSection()
+    card: CardSection = CardSection()
+    hub: HubSection = HubSection()
     output_dir: str
 
     def to_yaml(self) -> str:

@@ -14,11 +14,13 @@ from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 
+from hftl import provenance
 from hftl.data import build_domain_data, process_splits, split_specs
 from hftl.errors import RecipeError
 from hftl.evaluation import evaluate
 from hftl.export import export_model
 from hftl.feature_cache import FeatureCache
+from hftl.hub import push_run
 from hftl.metrics import report_table
 from hftl.modeling import count_parameters, load_model, load_tokenizer, model_fingerprint, trainable_report
 from hftl.processing import TextProcessor
@@ -121,6 +123,9 @@ def train(recipe: Recipe, resume: bool = False, overwrite: bool = False) -> dict
     ctx, strategy = prepared.ctx, prepared.strategy
     if accelerator.is_main_process:
         (run_dir / "recipe.yaml").write_text(recipe.to_yaml())
+        environment = provenance.environment(accelerator, recipe.training.mixed_precision)
+        (run_dir / "environment.json").write_text(json.dumps(environment, indent=2))
+        provenance.write_run_info(run_dir, ctx.data)
     if recipe.training.report_to:
         accelerator.init_trackers(run_dir.name, config=recipe.model_dump(mode="json"))
 
@@ -154,6 +159,10 @@ def train(recipe: Recipe, resume: bool = False, overwrite: bool = False) -> dict
                 "load_path": str(run_dir / "model"), "adapter": hasattr(exported, "peft_config")}  # fmt: skip
         export_model(exported, prepared.tokenizer, run_dir / "model", card)
         print(report_table(metrics, ctx.data.eval_names))
+        if recipe.hub.push:
+            hub = recipe.hub
+            url = push_run(run_dir, hub.repo_id, hub.private, hub.revision, hub.merge)
+            print(f"pushed to {url}")
     accelerator.wait_for_everyone()
     return metrics
 

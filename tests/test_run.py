@@ -130,3 +130,17 @@ def test_periodic_evaluation_and_bf16_on_cpu(recipe_dict):
     evals = [r for r in records if "eval/target_test/accuracy" in r]
     assert [r["step"] for r in evals] == [4, 8]
     assert np.isfinite(metrics["target_test/accuracy"])
+
+
+def test_rerunning_the_resolved_recipe_reproduces_the_metrics(recipe_dict, tmp_path):
+    recipe_dict["training"]["epochs"] = 2
+    first = train(parse_recipe(recipe_dict))
+    run = Path(recipe_dict["output_dir"])
+    import yaml
+
+    again = yaml.safe_load((run / "recipe.yaml").read_text())
+    again["output_dir"] = str(tmp_path / "rerun")
+    second = train(parse_recipe(again))
+    assert {k: v for k, v in first.items() if "runtime" not in k and "per_second" not in k} == {
+        k: v for k, v in second.items() if "runtime" not in k and "per_second" not in k
+    }
