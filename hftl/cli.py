@@ -10,7 +10,7 @@ from functools import wraps
 
 import click
 
-from hftl.errors import RecipeError
+from hftl.errors import RecipeError, TrainingError
 
 
 def _quiet_libraries() -> None:
@@ -34,6 +34,9 @@ def user_errors(func: Callable) -> Callable:
         except RecipeError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except TrainingError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
 
     return wrapper
 

@@ -19,3 +19,7 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """A ``"; did you mean 'x'?"`` suffix for near misses, or an empty string."""
     close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. a non-finite loss). The CLI prints ``error: <message>`` and exits with code 1."""

@@ -72,6 +72,9 @@ class TrainingSection(Section):
     class_weights: Literal["none", "balanced"] | list[Annotated[float, Field(ge=0)]] = "none"
     sampler: Literal["random", "balanced"] = "random"
     group_by_length: bool = Field(True, description="batch texts of similar length together (less padding)")
+    on_nonfinite: Literal["stop", "skip"] = Field(
+        "stop", description="a NaN/inf loss stops training, or skips the batch"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -147,6 +147,7 @@ def train(recipe: Recipe, resume: bool = False, overwrite: bool = False) -> dict
             "train/global_step": result.global_step,
             "train/trainable_params": trainable,
             "train/total_params": total,
+            "train/skipped_batches": result.skipped_batches,
         }
     )
     if recipe.training.report_to:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -10,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from hftl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from hftl.errors import TrainingError
 from hftl.evaluation import evaluate
 from hftl.inference import token_lengths
 from hftl.recipe import TrainingSection
@@ -28,16 +31,25 @@ class FitResult:
     samples: int
     runtime_s: float
     history: list[dict] = field(default_factory=list)
+    skipped_batches: int = 0
 
 
-def cycle(loader, start_epoch: int = 0) -> Iterator:
-    """Endless batches from ``loader``, reshuffled (``set_epoch``) on every pass."""
-    epoch = start_epoch
+def cycle(loader, consumed: int = 0) -> Iterator:
+    """Endless batches from ``loader``, reshuffled (``set_epoch``) each pass, after ``consumed`` batches."""
+    epoch, skip = divmod(consumed, len(loader))
     while True:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
-        yield from loader
-        epoch += 1
+        yield from itertools.islice(loader, skip, None)
+        epoch, skip = epoch + 1, 0
+
+
+def loss_is_finite(loss: torch.Tensor, accelerator: Accelerator) -> bool:
+    """True when the loss is finite on every process (all processes take the same branch)."""
+    bad = (~torch.isfinite(loss.detach())).float().reshape(1)
+    if accelerator.num_processes > 1:
+        bad = accelerator.reduce(bad, reduction="sum")
+    return not bool(bad.item())
 
 
 def make_optimizer(groups: list[dict], lr: float) -> torch.optim.Optimizer:
@@ -55,8 +67,11 @@ def _loader(dataset, collate, cfg: TrainingSection, sample_weights: torch.Tensor
         sampler = BalancedSampler(sample_weights, cfg.seed)
     elif cfg.group_by_length and (lengths := token_lengths(dataset)) is not None:
         sampler = LengthGroupedSampler(lengths.tolist(), cfg.batch_size, cfg.seed)
+    # Its own generator: starting an iterator then draws no number from the global RNG, so dropout after a
+    # resume sees the same random stream as the uninterrupted run.
+    generator = torch.Generator().manual_seed(cfg.seed)
     return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
-                      collate_fn=collate, num_workers=cfg.num_workers)  # fmt: skip
+                      collate_fn=collate, num_workers=cfg.num_workers, generator=generator)  # fmt: skip
 
 
 def fit(
@@ -83,7 +98,7 @@ def fit(
         num_training_steps=total_steps,
     )
 
-    global_step, samples = 0, 0
+    global_step, samples, skipped = 0, 0, 0
     checkpoint = latest_checkpoint(run_dir) if (run_dir and ctx.resuming) else None
     if checkpoint is not None:
         state = load_checkpoint(accelerator, checkpoint)
@@ -99,7 +114,9 @@ def fit(
     bar = tqdm(total=total_steps, initial=global_step, desc=desc, disable=not accelerator.is_local_main_process)
     start = time.perf_counter()
     epoch = global_step // steps_per_epoch
-    targets = cycle(target_loader, epoch) if target_loader is not None else None
+    # One target batch per source micro-batch so far: resuming continues the target side where it stopped.
+    consumed = epoch * len(source_loader) + (global_step - epoch * steps_per_epoch) * cfg.gradient_accumulation_steps
+    targets = cycle(target_loader, consumed) if target_loader is not None else None
     model.train()
     while global_step < total_steps:
         source_loader.set_epoch(epoch)
@@ -109,16 +126,27 @@ def fit(
             target_batch = next(targets) if targets is not None else None
             with accelerator.accumulate(model):
                 out = model(batch, target_batch, global_step / total_steps)
-                accelerator.backward(out["loss"])
+                finite = loss_is_finite(out["loss"], accelerator)
+                if not finite and cfg.on_nonfinite == "stop":
+                    raise TrainingError(
+                        f"training: the loss is not finite at step {global_step + 1} (epoch {epoch + 1}); "
+                        f"checkpoints up to there are kept; lower training.learning_rate, or set "
+                        f"training.on_nonfinite: skip to skip such batches"
+                    )
+                if finite:
+                    accelerator.backward(out["loss"])
+                else:
+                    skipped += 1
                 if accelerator.sync_gradients and cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 optimizer.step()
                 if accelerator.sync_gradients:
                     scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            for key, value in out.items():
-                running[key] = running.get(key, 0.0) + value.detach().float()
-            running_count += 1
+            if finite:
+                for key, value in out.items():
+                    running[key] = running.get(key, 0.0) + value.detach().float()
+                running_count += 1
             samples += len(next(iter(batch.values()))) * accelerator.num_processes
             if not accelerator.sync_gradients:
                 continue
@@ -126,7 +154,7 @@ def fit(
             bar.update(1)
             record = None
             if global_step % cfg.logging_steps == 0 or global_step == total_steps:
-                record = {f"{desc}/{k}": float(v) / running_count for k, v in running.items()}
+                record = {f"{desc}/{k}": float(v) / max(running_count, 1) for k, v in running.items()}
                 record.update(
                     {
                         f"{desc}/lr": scheduler.get_last_lr()[0],
@@ -134,7 +162,8 @@ def fit(
                         "epoch": global_step / steps_per_epoch,
                     }
                 )
-                bar.set_postfix(loss=f"{record[f'{desc}/loss']:.4f}")
+                if running_count:
+                    bar.set_postfix(loss=f"{record[f'{desc}/loss']:.4f}")
                 running, running_count = {}, 0
             if cfg.eval_steps and global_step % cfg.eval_steps == 0:
                 record = record or {"step": global_step, "epoch": global_step / steps_per_epoch}
@@ -153,4 +182,4 @@ def fit(
                 break
         epoch += 1
     bar.close()
-    return FitResult(global_step, samples, time.perf_counter() - start, history)
+    return FitResult(global_step, samples, time.perf_counter() - start, history, skipped)
