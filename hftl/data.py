@@ -55,6 +55,9 @@ def load_domain(spec: DomainSpec, field_path: str, split: str | None = None) -> 
         message = _first_line(exc)
         where = "split" if "split" in message.lower() else "path"
         raise RecipeError(f"{field_path}.{where}", message) from None
+    except StopIteration:
+        where = "data_files" if spec.data_files else "path"
+        raise RecipeError(f"{field_path}.{where}", "no examples could be read (is the file empty?)") from None
     except Exception as exc:
         raise RecipeError(f"{field_path}.path", f"cannot load '{spec.path}': {_first_line(exc)}") from None
     if len(ds) == 0:

@@ -43,7 +43,13 @@ def load_config(section: ModelSection, label_names: list[str]):
             label2id={n: i for i, n in enumerate(label_names)},
         )
     except Exception as exc:
-        raise RecipeError("model.checkpoint", f"cannot load '{section.checkpoint}': {_short(exc)}") from None
+        if "custom code" in str(exc) and not section.trust_remote_code:
+            raise RecipeError(
+                "model.checkpoint",
+                f"'{name}' needs model.trust_remote_code: true (it runs code shipped with the checkpoint; "
+                "set it only if you trust the source)",
+            ) from None
+        raise RecipeError("model.checkpoint", f"cannot load '{name}': {_short(exc)}") from None
 
 
 def _short(exc: BaseException) -> str:
@@ -75,6 +81,14 @@ def load_model(section: ModelSection, label_names: list[str]) -> PreTrainedModel
     if is_adapter_dir(section.checkpoint):
         return load_adapter_model(section, label_names)
     config = load_config(section, label_names)
+    folder = Path(section.checkpoint)
+    pickled = [p.name for p in folder.glob("*.bin")] if folder.is_dir() else []
+    if pickled and not list(folder.glob("*.safetensors")) and not section.allow_pickle:
+        raise RecipeError(
+            "model.checkpoint",
+            f"'{section.checkpoint}' has only pickle weights ({', '.join(pickled)}), which can run code when loaded; "
+            "convert them to safetensors, or set model.allow_pickle: true if you trust the source",
+        )
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             section.checkpoint,
@@ -82,7 +96,7 @@ def load_model(section: ModelSection, label_names: list[str]) -> PreTrainedModel
             revision=section.revision,
             ignore_mismatched_sizes=True,
             trust_remote_code=section.trust_remote_code,
-            use_safetensors=True,
+            use_safetensors=None if section.allow_pickle else True,
         )
     except Exception as exc:
         raise RecipeError("model.checkpoint", f"cannot load weights of '{section.checkpoint}': {_short(exc)}") from None

@@ -16,7 +16,8 @@ from hftl.strategies import registry
 class ModelSection(Section):
     checkpoint: str
     revision: str | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool = Field(False, description="run code shipped with the checkpoint (off unless set)")
+    allow_pickle: bool = Field(False, description="load pickle (.bin) weights; safetensors only unless set")
 
 
 class DomainSpec(Section):
