@@ -33,12 +33,13 @@ def evaluate(strategy: Strategy, ctx: RunContext, splits: list[str] | None = Non
     training = ctx.recipe.training
     batch_size = training.eval_batch_size or 2 * training.batch_size
     metrics: dict[str, float] = {}
+    with_recall = reports_recall(ctx)
     for split in splits or ctx.data.eval_names:
         dataset, collate = ctx.accelerator.unwrap_model(strategy).eval_data(ctx, split)
         logits, labels = predict_split(strategy, dataset, collate, ctx.accelerator, batch_size, f"eval {split}")
         predictions = np.argmax(logits, axis=-1)
         scores = classification_metrics(predictions, labels, len(ctx.data.label_names))
-        if reports_recall(ctx):
+        if with_recall:
             scores.update(per_class_recall(predictions, labels, ctx.data.label_names))
         metrics.update({f"{split}/{name}": value for name, value in scores.items()})
     return metrics

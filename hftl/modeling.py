@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 HEAD_NAMES = ("classifier", "score", "head", "fc")
 
 
+def label_maps(label_names: list[str]) -> dict:
+    """``num_labels``, ``id2label`` and ``label2id`` for a config, in the run's label order."""
+    return {"num_labels": len(label_names), "id2label": dict(enumerate(label_names)),
+            "label2id": {name: i for i, name in enumerate(label_names)}}  # fmt: skip
+
+
 def load_config(section: ModelSection, label_names: list[str]):
     """The checkpoint's config with this run's labels; an unloadable checkpoint is a RecipeError."""
     name = section.checkpoint
@@ -38,9 +44,7 @@ def load_config(section: ModelSection, label_names: list[str]):
             section.checkpoint,
             revision=section.revision,
             trust_remote_code=section.trust_remote_code,
-            num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)),
-            label2id={n: i for i, n in enumerate(label_names)},
+            **label_maps(label_names),
         )
     except Exception as exc:
         if "custom code" in str(exc) and not section.trust_remote_code:
@@ -67,8 +71,7 @@ def load_adapter_model(section: ModelSection, label_names: list[str]):
 
     try:
         return AutoPeftModelForSequenceClassification.from_pretrained(
-            section.checkpoint, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
-            label2id={n: i for i, n in enumerate(label_names)}, use_safetensors=True,
+            section.checkpoint, **label_maps(label_names), use_safetensors=True,
         )  # fmt: skip
     except Exception as exc:
         raise RecipeError(

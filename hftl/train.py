@@ -114,14 +114,14 @@ def fit(
     bar = tqdm(total=total_steps, initial=global_step, desc=desc, disable=not accelerator.is_local_main_process)
     start = time.perf_counter()
     epoch = global_step // steps_per_epoch
+    skip = (global_step - epoch * steps_per_epoch) * cfg.gradient_accumulation_steps  # micro-batches done this epoch
     # One target batch per source micro-batch so far: resuming continues the target side where it stopped.
-    consumed = epoch * len(source_loader) + (global_step - epoch * steps_per_epoch) * cfg.gradient_accumulation_steps
-    targets = cycle(target_loader, consumed) if target_loader is not None else None
+    targets = cycle(target_loader, epoch * len(source_loader) + skip) if target_loader is not None else None
     model.train()
     while global_step < total_steps:
         source_loader.set_epoch(epoch)
-        skip = (global_step - epoch * steps_per_epoch) * cfg.gradient_accumulation_steps
         batches = accelerator.skip_first_batches(source_loader, skip) if skip else source_loader
+        skip = 0
         for batch in batches:
             target_batch = next(targets) if targets is not None else None
             with accelerator.accumulate(model):
