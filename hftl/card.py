@@ -33,7 +33,7 @@ def eval_results(recipe, metrics: dict[str, float], eval_names: list[str]) -> li
             key = f"{split}/{metric}"
             if key in metrics:
                 result = EvalResult(
-                    task_type="text-classification",
+                    task_type=recipe.data.task,
                     dataset_type=spec.path,
                     dataset_name=f"{domain_name(spec)} ({split})",
                     dataset_config=spec.name,
@@ -61,7 +61,7 @@ def render_card(ctx: dict) -> str:
     data = ModelCardData(
         base_model=base_model if on_hub else None,
         library_name="peft" if ctx.get("adapter") else "transformers",
-        pipeline_tag="text-classification",
+        pipeline_tag=recipe.data.task,
         license=recipe.card.license,
         language=recipe.card.language,
         datasets=sorted({d.path for d in domains if is_hub_id(d.path)}) or None,
@@ -92,7 +92,7 @@ def render_card(ctx: dict) -> str:
         results=results, gap=gap, sizes={k: v for k, v in ctx["sizes"].items() if k not in ctx["eval_names"]},
         target_labels_seen="none" if not seen else f"{seen} per class",
         load_path=ctx.get("load_path", "PATH_TO_MODEL"), adapter=ctx.get("adapter", False),
-        limitations=limitations, recipe_yaml=recipe.to_yaml(),
+        limitations=limitations, recipe_yaml=recipe.to_yaml(), task=recipe.data.task,
     )  # fmt: skip
     return str(card)
 

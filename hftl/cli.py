@@ -10,7 +10,7 @@ from functools import wraps
 
 import click
 
-from hftl.errors import RecipeError, TrainingError
+from hftl.errors import RecipeError, TrainingError, redact
 
 
 def _quiet_libraries() -> None:
@@ -32,10 +32,10 @@ def user_errors(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except RecipeError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {redact(str(exc))}", err=True)
             sys.exit(2)
         except TrainingError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {redact(str(exc))}", err=True)
             sys.exit(1)
 
     return wrapper
@@ -146,6 +146,28 @@ def push(run_dir: str, repo_id: str, private: bool, revision: str | None, merge:
 
     url = push_run(Path(run_dir), repo_id, private, revision, merge, commit_message)
     click.echo(f"pushed to {url}")
+
+
+@main.group()
+def convert() -> None:
+    """Convert other frameworks' pretrained weights into Hugging Face checkpoints."""
+
+
+@convert.command(name="mobilenet-v2")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--overwrite", is_flag=True, help="Write over the files of a non-empty OUT_DIR.")
+@user_errors
+def convert_mobilenet_v2(out_dir: str, overwrite: bool) -> None:
+    """ImageNet MobileNetV2 from torchvision.
+
+    Write torchvision's weights to OUT_DIR as a transformers image-classification checkpoint.
+    """
+    from pathlib import Path
+
+    _quiet_libraries()
+    from hftl.convert.mobilenet_v2 import convert_mobilenet_v2 as run_convert
+
+    click.echo(run_convert(Path(out_dir), overwrite=overwrite))
 
 
 if __name__ == "__main__":

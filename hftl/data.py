@@ -11,6 +11,7 @@ from datasets import Dataset, load_dataset
 from sklearn.model_selection import train_test_split
 
 from hftl.errors import RecipeError, did_you_mean
+from hftl.images import NotAnImageError, to_rgb
 from hftl.labels import encode_labels, source_label_names
 
 if TYPE_CHECKING:
@@ -70,8 +71,10 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def check_columns(ds: Dataset, spec: DomainSpec, field_path: str, columns: list[str]) -> None:
-    for key in columns:
+def check_columns(ds: Dataset, spec: DomainSpec, field_path: str) -> None:
+    """Every column the spec names exists; an image column's first rows decode as images."""
+    columns = ["image_column"] if spec.image_column else ["text_column", "text_pair_column"]
+    for key in [*columns, "label_column"]:
         column = getattr(spec, key)
         if column is not None and column not in ds.column_names:
             hint = did_you_mean(column, ds.column_names)
@@ -79,6 +82,14 @@ def check_columns(ds: Dataset, spec: DomainSpec, field_path: str, columns: list[
                 f"{field_path}.{key}",
                 f"column '{column}' not found{hint} (available: {', '.join(ds.column_names)})",
             )
+    if spec.image_column:
+        for row, value in enumerate(ds.select(range(min(len(ds), 3)))[spec.image_column]):
+            try:
+                to_rgb(value)
+            except NotAnImageError as exc:
+                raise RecipeError(
+                    f"{field_path}.image_column", f"column '{spec.image_column}' row {row} is not an image: {exc}"
+                ) from None
 
 
 def stratified_split(ds: Dataset, fraction: float, seed: int, field_path: str) -> tuple[Dataset, Dataset]:
@@ -120,7 +131,7 @@ def subsample(ds: Dataset, max_samples: int | None, seed: int) -> Dataset:
 
 def _labeled(spec: DomainSpec, field_path: str, names: list[str], label_names, split: str | None = None) -> Dataset:
     ds = load_domain(spec, field_path, split)
-    check_columns(ds, spec, field_path, ["text_column", "text_pair_column", "label_column"])
+    check_columns(ds, spec, field_path)
     return encode_labels(ds, spec.label_column, names, label_names, f"{field_path}.label_column")
 
 
@@ -128,7 +139,7 @@ def build_domain_data(data: DataSection, extra: dict[str, DomainSpec]) -> Domain
     """Load every domain and build the seeded, stratified splits a run uses."""
     cfg, seed = data.split, data.split.seed
     raw_source = load_domain(data.source, "data.source")
-    check_columns(raw_source, data.source, "data.source", ["text_column", "text_pair_column", "label_column"])
+    check_columns(raw_source, data.source, "data.source")
     names = source_label_names(raw_source, data.source.label_column, data.label_names, "data.source.label_column")
     if len(names) < 2:
         raise RecipeError("data.source.label_column", f"needs at least 2 classes, found {names}")

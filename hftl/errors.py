@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import re
 from collections.abc import Iterable
 
 
@@ -23,3 +25,18 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
 
 class TrainingError(RuntimeError):
     """Training cannot go on (e.g. a non-finite loss). The CLI prints ``error: <message>`` and exits with code 1."""
+
+
+#: Environment variables whose values are credentials (never printed, whatever an exception says).
+SECRET_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "WANDB_API_KEY", "COMET_API_KEY",
+                   "MLFLOW_TRACKING_PASSWORD", "NEPTUNE_API_TOKEN")  # fmt: skip
+HF_TOKEN_PATTERN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+
+
+def redact(text: str) -> str:
+    """``text`` with Hugging Face tokens and the values of credential environment variables replaced by ***."""
+    for name in SECRET_ENV_VARS:
+        value = os.environ.get(name)
+        if value and len(value) >= 8:
+            text = text.replace(value, "***")
+    return HF_TOKEN_PATTERN.sub("hf_***", text)

@@ -9,7 +9,7 @@ from accelerate import Accelerator
 from torch.utils.data import Dataset
 
 from hftl.inference import run_batches
-from hftl.modeling import capture_input
+from hftl.modeling import capture_input, flat_features
 
 
 class FeatureDataset(Dataset):
@@ -50,7 +50,7 @@ def encode(
         def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             with accelerator.autocast():
                 model(**{k: v for k, v in batch.items() if k != "labels"})
-            return {"features": captured.pop().float()}
+            return {"features": flat_features(captured.pop()).float()}
 
         features = run_batches(step, dataset, collate, accelerator, batch_size, desc)["features"]
     model.train(was_training)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,12 +12,17 @@ from hftl.errors import RecipeError
 
 def merged_folder(model_dir: Path, out_dir: Path, card_text: str) -> Path:
     """Load a saved adapter, merge it into the base weights and save a plain checkpoint (with tokenizer, card)."""
-    from peft import AutoPeftModelForSequenceClassification
-    from transformers import AutoTokenizer
+    from peft import AutoPeftModel, AutoPeftModelForSequenceClassification
+    from transformers import AutoImageProcessor, AutoTokenizer
 
-    model = AutoPeftModelForSequenceClassification.from_pretrained(model_dir).merge_and_unload()
+    text = json.loads((model_dir / "adapter_config.json").read_text()).get("task_type") == "SEQ_CLS"
+    auto = AutoPeftModelForSequenceClassification if text else AutoPeftModel
+    model = auto.from_pretrained(model_dir).merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
-    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out_dir)
+    if text:
+        AutoTokenizer.from_pretrained(model_dir).save_pretrained(out_dir)
+    else:
+        AutoImageProcessor.from_pretrained(model_dir, backend="pil").save_pretrained(out_dir)
     (out_dir / "README.md").write_text(card_text)
     return out_dir
 

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from transformers import (
     AutoConfig,
+    AutoImageProcessor,
+    AutoModelForImageClassification,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     PreTrainedModel,
@@ -26,6 +28,11 @@ if TYPE_CHECKING:
 
 #: Attribute names under which transformers models keep their classification head.
 HEAD_NAMES = ("classifier", "score", "head", "fc")
+#: The Auto class for each task a recipe's data can define.
+AUTO_MODELS = {
+    "text-classification": AutoModelForSequenceClassification,
+    "image-classification": AutoModelForImageClassification,
+}
 
 
 def label_maps(label_names: list[str]) -> dict:
@@ -65,13 +72,14 @@ def is_adapter_dir(checkpoint: str) -> bool:
     return (Path(checkpoint) / "adapter_config.json").is_file()
 
 
-def load_adapter_model(section: ModelSection, label_names: list[str]):
+def load_adapter_model(section: ModelSection, label_names: list[str], task: str = "text-classification"):
     """A saved PEFT adapter (with its head) on top of the base model its adapter_config names."""
-    from peft import AutoPeftModelForSequenceClassification
+    from peft import AutoPeftModel, AutoPeftModelForSequenceClassification
 
+    auto = AutoPeftModelForSequenceClassification if task == "text-classification" else AutoPeftModel
     try:
-        return AutoPeftModelForSequenceClassification.from_pretrained(
-            section.checkpoint, **label_maps(label_names), use_safetensors=True,
+        return auto.from_pretrained(
+            section.checkpoint, **label_maps(label_names), use_safetensors=True, ignore_mismatched_sizes=True,
         )  # fmt: skip
     except Exception as exc:
         raise RecipeError(
@@ -79,11 +87,19 @@ def load_adapter_model(section: ModelSection, label_names: list[str]):
         ) from None
 
 
-def load_model(section: ModelSection, label_names: list[str]) -> PreTrainedModel:
-    """A sequence classifier with a head for ``label_names`` (re-initialized when the label set differs)."""
+def load_model(section: ModelSection, label_names: list[str], task: str = "text-classification") -> PreTrainedModel:
+    """A ``task`` classifier with a head for ``label_names`` (re-initialized when the label set differs)."""
     if is_adapter_dir(section.checkpoint):
-        return load_adapter_model(section, label_names)
+        return load_adapter_model(section, label_names, task)
     config = load_config(section, label_names)
+    auto = AUTO_MODELS[task]
+    if type(config) not in auto._model_mapping:
+        raise RecipeError(
+            "model.checkpoint",
+            f"'{section.checkpoint}' is a {config.model_type} model, which has no {task} head in transformers "
+            f"(the data's {'image_column' if task == 'image-classification' else 'text_column'} makes this "
+            f"a {task} recipe)",
+        )
     folder = Path(section.checkpoint)
     pickled = [p.name for p in folder.glob("*.bin")] if folder.is_dir() else []
     if pickled and not list(folder.glob("*.safetensors")) and not section.allow_pickle:
@@ -93,7 +109,7 @@ def load_model(section: ModelSection, label_names: list[str]) -> PreTrainedModel
             "convert them to safetensors, or set model.allow_pickle: true if you trust the source",
         )
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
+        return auto.from_pretrained(
             section.checkpoint,
             config=config,
             revision=section.revision,
@@ -114,6 +130,25 @@ def load_tokenizer(section: ModelSection):
         raise RecipeError(
             "model.checkpoint", f"cannot load the tokenizer of '{section.checkpoint}': {_short(exc)}"
         ) from None
+
+
+def load_image_processor(section: ModelSection, image_size: int | None = None):
+    """The checkpoint's image processor (PIL backend, no torchvision), optionally resized to ``image_size``."""
+    try:
+        processor = AutoImageProcessor.from_pretrained(
+            section.checkpoint, revision=section.revision, trust_remote_code=section.trust_remote_code, backend="pil"
+        )
+    except Exception as exc:
+        raise RecipeError(
+            "model.checkpoint", f"cannot load the image processor of '{section.checkpoint}': {_short(exc)}"
+        ) from None
+    if image_size is not None:
+        square = {"height": image_size, "width": image_size}
+        if getattr(processor, "do_center_crop", False):  # resize the short side, then crop the square
+            processor.size, processor.crop_size = {"shortest_edge": image_size}, square
+        else:
+            processor.size = square
+    return processor
 
 
 def find_head(model: nn.Module) -> tuple[str, nn.Module]:
@@ -138,6 +173,13 @@ def capture_input(module: nn.Module, detach: bool = True) -> Iterator[list[torch
         yield captured
     finally:
         handle.remove()
+
+
+def flat_features(features: torch.Tensor) -> torch.Tensor:
+    """One vector per example: the first token of a sequence, a pooled map (N, C, 1, 1) flattened."""
+    if features.ndim == 3:
+        return features[:, 0]
+    return features.flatten(1) if features.ndim > 2 else features
 
 
 def capture_head_input(model: nn.Module, detach: bool = True):

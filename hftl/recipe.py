@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,8 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from hftl.errors import RecipeError, did_you_mean
 from hftl.recipe_types import Section
 from hftl.strategies import registry
+
+FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): (.*)$", re.S)
 
 
 class ModelSection(Section):
@@ -31,6 +34,7 @@ class DomainSpec(Section):
     split: str = "train"
     text_column: str = "text"
     text_pair_column: str | None = None
+    image_column: str | None = Field(None, description="set for image data: the column holding the images")
     label_column: str = "label"
     val_split: str | None = Field(None, description="named held-out split (source) instead of a fraction")
     test_split: str | None = Field(None, description="named labeled test split (target) instead of a fraction")
@@ -50,6 +54,18 @@ class DataSection(Section):
     split: SplitSection = SplitSection()
     label_names: list[str] | None = Field(None, description="names for integer labels, index = label id")
 
+    @model_validator(mode="after")
+    def _same_modality(self) -> DataSection:
+        if (self.source.image_column is None) != (self.target.image_column is None):
+            side = "target" if self.source.image_column else "source"
+            raise ValueError(f"{side}.image_column: source and target must both be images (set image_column on both)")
+        return self
+
+    @property
+    def task(self) -> str:
+        """The pipeline task the data defines: ``image-classification`` or ``text-classification``."""
+        return "image-classification" if self.source.image_column else "text-classification"
+
 
 class TrainingSection(Section):
     epochs: Annotated[float, Field(gt=0)] = 2
@@ -62,6 +78,9 @@ class TrainingSection(Section):
     max_grad_norm: Annotated[float, Field(ge=0)] = 1.0
     gradient_accumulation_steps: Annotated[int, Field(gt=0)] = 1
     max_length: Annotated[int, Field(gt=0)] = 128
+    image_size: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="images: square input size (default: the checkpoint's image processor)"
+    )
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     seed: int = 0
     logging_steps: Annotated[int, Field(gt=0)] = 10
@@ -73,6 +92,10 @@ class TrainingSection(Section):
     class_weights: Literal["none", "balanced"] | list[Annotated[float, Field(ge=0)]] = "none"
     sampler: Literal["random", "balanced"] = "random"
     group_by_length: bool = Field(True, description="batch texts of similar length together (less padding)")
+    batch_norm: Literal["train", "target"] = Field(
+        "train",
+        description="target: after training, re-estimate batch-norm statistics on the unlabeled target (AdaBN)",
+    )
     on_nonfinite: Literal["stop", "skip"] = Field(
         "stop", description="a NaN/inf loss stops training, or skips the batch"
     )
@@ -95,7 +118,25 @@ class PerturbationSection(Section):
     weight: Annotated[float, Field(ge=0)] = 1.0
 
 
+class ImageAugmentSection(Section):
+    """Training-time image augmentation (PIL); evaluation and cached features never see it."""
+
+    random_resized_crop: tuple[float, float] | None = Field(
+        (0.85, 1.0), description="area fraction range of a random crop resized back; null = off"
+    )
+    horizontal_flip: bool = Field(False, description="flip half the images (off: wrong for digits and text)")
+    rotation: Annotated[float, Field(ge=0, le=180)] = Field(0.0, description="max degrees of random rotation")
+
+    @model_validator(mode="after")
+    def _crop_range(self) -> ImageAugmentSection:
+        crop = self.random_resized_crop
+        if crop is not None and not 0 < crop[0] <= crop[1] <= 1:
+            raise ValueError(f"random_resized_crop: need 0 < low <= high <= 1, got {list(crop)}")
+        return self
+
+
 class AugmentSection(Section):
+    image: ImageAugmentSection = Field(default_factory=ImageAugmentSection, description="image recipes only")
     mixup: MixupSection | None = Field(None, description="mixup on head-input features")
     embedding_perturbation: PerturbationSection | None = Field(None, description="FGSM or VAT on input embeddings")
     standardize_features: bool = Field(False, description="cached features: standardize (folded into export)")
@@ -147,6 +188,15 @@ class Recipe(Section):
     card: CardSection = CardSection()
     hub: HubSection = HubSection()
     output_dir: str
+
+    @model_validator(mode="after")
+    def _modality_options(self) -> Recipe:
+        if self.data.task == "image-classification" and self.augment.embedding_perturbation is not None:
+            raise ValueError("augment.embedding_perturbation: perturbs token embeddings; it needs text data")
+        for name, spec in self.eval.extra.items():
+            if (spec.image_column is None) != (self.data.source.image_column is None):
+                raise ValueError(f"eval.extra.{name}.image_column: must be set exactly when the source has one")
+        return self
 
     def to_yaml(self) -> str:
         """The resolved recipe (every default filled in) as YAML."""
@@ -217,7 +267,12 @@ def _error_line(exc: ValidationError, raw: dict[str, Any]) -> RecipeError:
     got = err.get("input")
     shown = "" if isinstance(got, dict) else f" (got {got!r})"
     message = err["msg"].removeprefix("Value error, ")
-    return RecipeError(path, message if kind == "value_error" else f"{message}{shown}")
+    if kind != "value_error":
+        return RecipeError(path, f"{message}{shown}")
+    inner = FIELD_PREFIX.match(message)  # a validator naming a field below its own: "target.image_column: ..."
+    if inner:
+        path, message = ".".join(p for p in (path, inner.group(1)) if p), inner.group(2)
+    return RecipeError(path, message)
 
 
 def parse_recipe(raw: Any, overrides: list[str] | None = None) -> Recipe:

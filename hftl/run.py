@@ -9,21 +9,32 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 
 from hftl import provenance
+from hftl.batch_norm import batch_norm_layers, recompute_batch_norm
 from hftl.data import build_domain_data, process_splits, split_specs
 from hftl.errors import RecipeError
 from hftl.evaluation import evaluate
 from hftl.export import export_model
 from hftl.feature_cache import FeatureCache
+from hftl.features import encode
 from hftl.hub import push_run
 from hftl.metrics import report_table
-from hftl.modeling import count_parameters, load_model, load_tokenizer, model_fingerprint, trainable_report
-from hftl.processing import TextProcessor
+from hftl.modeling import (
+    count_parameters,
+    find_head,
+    load_image_processor,
+    load_model,
+    load_tokenizer,
+    model_fingerprint,
+    trainable_report,
+)
+from hftl.processing import ImageProcessor, TextProcessor
 from hftl.recipe import Recipe
 from hftl.strategies import registry
 from hftl.strategies.base import RunContext, Strategy
@@ -34,7 +45,15 @@ from hftl.train import fit
 class Prepared:
     ctx: RunContext
     strategy: Strategy
-    tokenizer: object
+    preprocessor: object  # the tokenizer or image processor the export ships with
+
+
+def make_processor(recipe: Recipe, model_section) -> TextProcessor | ImageProcessor:
+    """Tokenizer or image processor of the checkpoint, wrapped for the recipe's data."""
+    if recipe.data.task == "image-classification":
+        image_processor = load_image_processor(model_section, recipe.training.image_size)
+        return ImageProcessor(image_processor, recipe.augment.image)
+    return TextProcessor(load_tokenizer(model_section), recipe.training.max_length)
 
 
 def make_accelerator(recipe: Recipe, run_dir: Path | None) -> Accelerator:
@@ -67,9 +86,8 @@ def prepare(
     set_seed(recipe.training.seed)
     domain = build_domain_data(recipe.data, recipe.eval.extra)
     model_section = recipe.model if checkpoint is None else recipe.model.model_copy(update={"checkpoint": checkpoint})
-    model = load_model(model_section, domain.label_names)
-    tokenizer = load_tokenizer(model_section)
-    processor = TextProcessor(tokenizer, recipe.training.max_length)
+    model = load_model(model_section, domain.label_names, recipe.data.task)
+    processor = make_processor(recipe, model_section)
     with accelerator.main_process_first():
         processed = process_splits(domain, split_specs(recipe.data, recipe.eval.extra), processor)
     cache = FeatureCache(recipe.cache.dir, recipe.cache.enabled, is_writer=accelerator.is_main_process)
@@ -83,9 +101,30 @@ def prepare(
         run_dir,
         resuming,
         fit=fit,
+        train_collate=processor.train_collate,
+        inputs_key=processor.key,
     )
     strategy = registry.strategy_class(recipe.strategy.name)(recipe.strategy, model)
-    return Prepared(ctx, strategy, tokenizer)
+    preprocessor = getattr(processor, "tokenizer", None) or getattr(processor, "image_processor", None)
+    return Prepared(ctx, strategy, preprocessor)
+
+
+def check_batch_norm_adaptable(strategy: Strategy) -> None:
+    """``training.batch_norm: target`` needs an encoder that runs (not cached features) and has batch norm."""
+    if getattr(strategy, "_level", None) is not None:
+        raise RecipeError(
+            "training.batch_norm", "'target' needs the encoder to run; this strategy uses cached features"
+        )
+    if not batch_norm_layers(strategy.model):
+        name = type(strategy.model).__name__
+        raise RecipeError("training.batch_norm", f"'target' needs batch-norm layers; {name} has none")
+
+
+def adapt_batch_norm(strategy: Strategy, ctx: RunContext) -> None:
+    """Batch-norm statistics from the unlabeled target pool (AdaBN), after training."""
+    batch_size = ctx.recipe.training.eval_batch_size or 2 * ctx.recipe.training.batch_size
+    module = ctx.accelerator.unwrap_model(strategy)
+    recompute_batch_norm(module.model, ctx.data.splits["target_train"], ctx.collate, ctx.accelerator, batch_size)
 
 
 def check_output_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
@@ -130,9 +169,13 @@ def train(recipe: Recipe, resume: bool = False, overwrite: bool = False) -> dict
         accelerator.init_trackers(run_dir.name, config=recipe.model_dump(mode="json"))
 
     start = time.perf_counter()
+    if recipe.training.batch_norm == "target":
+        check_batch_norm_adaptable(strategy)
     strategy.warm_start(ctx)
     accelerator.print(trainable_report(strategy))
     result = fit(strategy, ctx, recipe.training, run_dir=run_dir)
+    if recipe.training.batch_norm == "target":
+        adapt_batch_norm(strategy, ctx)
     runtime = time.perf_counter() - start
 
     metrics = evaluate(strategy, ctx)
@@ -158,7 +201,7 @@ def train(recipe: Recipe, resume: bool = False, overwrite: bool = False) -> dict
         exported = accelerator.unwrap_model(strategy).export_model(recipe.export.merge)
         card = {"recipe": recipe, "metrics": metrics, "sizes": ctx.data.sizes(), "eval_names": ctx.data.eval_names,
                 "load_path": str(run_dir / "model"), "adapter": hasattr(exported, "peft_config")}  # fmt: skip
-        export_model(exported, prepared.tokenizer, run_dir / "model", card)
+        export_model(exported, prepared.preprocessor, run_dir / "model", card)
         print(report_table(metrics, ctx.data.eval_names))
         if recipe.hub.push:
             hub = recipe.hub
@@ -190,9 +233,32 @@ def resolve_model_dir(path: str) -> str:
     raise RecipeError("RUN_DIR_OR_CHECKPOINT", f"'{path}' holds no model/ folder, config.json or adapter_config.json")
 
 
-def evaluate_checkpoint(recipe: Recipe, path: str) -> dict[str, float]:
-    """Re-evaluate an exported model (plain forward passes) on the recipe's splits."""
+def prepare_checkpoint(recipe: Recipe, path: str) -> Prepared:
+    """The recipe's splits with an exported model (a run folder or checkpoint) as a plain classifier."""
     accelerator = make_accelerator(recipe, None)
     recipe = recipe.model_copy(update={"strategy": registry.config_class("finetune")()})
-    prepared = prepare(recipe, accelerator, checkpoint=resolve_model_dir(path))
+    return prepare(recipe, accelerator, checkpoint=resolve_model_dir(path))
+
+
+def evaluate_checkpoint(recipe: Recipe, path: str) -> dict[str, float]:
+    """Re-evaluate an exported model (plain forward passes) on the recipe's splits."""
+    prepared = prepare_checkpoint(recipe, path)
     return evaluate(prepared.strategy, prepared.ctx)
+
+
+def checkpoint_features(
+    recipe: Recipe, path: str, splits: list[str], max_rows: int | None = None, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Head-input features (and labels where known) of an exported model on some of the recipe's splits."""
+    prepared = prepare_checkpoint(recipe, path)
+    ctx, model = prepared.ctx, prepared.strategy.model
+    batch_size = recipe.training.eval_batch_size or 2 * recipe.training.batch_size
+    out = {}
+    for split in splits:
+        ds = ctx.data.splits[split]
+        if max_rows is not None and len(ds) > max_rows:
+            ds = ds.shuffle(seed=seed).select(range(max_rows))
+        features = encode(model, find_head(model)[1], ds, ctx.collate, ctx.accelerator, batch_size, f"features {split}")
+        labels = np.asarray(ds["labels"]) if "labels" in ds.column_names else None
+        out[split] = (features.numpy(), labels)
+    return out

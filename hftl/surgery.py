@@ -36,6 +36,11 @@ def num_layers(model: nn.Module) -> int:
 
 def truncate_layers(model: nn.Module, keep: int) -> nn.Module:
     """Keep only the first ``keep`` encoder blocks; the config's ``num_hidden_layers`` follows."""
+    if not hasattr(model.config, "num_hidden_layers"):  # e.g. CNNs, whose blocks change width as they go
+        raise RecipeError(
+            "strategy.keep_layers",
+            f"{type(model).__name__} has no uniform stack of layers to truncate; use reinit_layers or freezing",
+        )
     parent, attr = encoder_layers(model)
     layers = getattr(parent, attr)
     if not 1 <= keep <= len(layers):

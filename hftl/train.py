@@ -6,12 +6,14 @@ import itertools
 import json
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
@@ -52,6 +54,20 @@ def loss_is_finite(loss: torch.Tensor, accelerator: Accelerator) -> bool:
     return not bool(bad.item())
 
 
+def sync_batch_norm(model: torch.nn.Module, accelerator: Accelerator) -> None:
+    """Batch norm over the global batch under multi-GPU DDP; on CPU (gloo) it stays per process, with a warning."""
+    if accelerator.num_processes == 1 or not any(isinstance(m, _BatchNorm) for m in model.modules()):
+        return
+    if accelerator.device.type == "cuda":
+        torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    else:
+        warnings.warn(
+            "batch norm statistics are computed per process on CPU (SyncBatchNorm needs CUDA): "
+            "results depend on the number of processes",
+            stacklevel=2,
+        )
+
+
 def make_optimizer(groups: list[dict], lr: float) -> torch.optim.Optimizer:
     """AdamW, fused into one kernel where the device supports it (a several-fold faster step on CPU and GPU)."""
     try:
@@ -60,13 +76,19 @@ def make_optimizer(groups: list[dict], lr: float) -> torch.optim.Optimizer:
         return torch.optim.AdamW(groups, lr=lr)
 
 
-def _loader(dataset, collate, cfg: TrainingSection, sample_weights: torch.Tensor | None = None) -> DataLoader:
-    """Batches in a fresh order each epoch: class-balanced, length-grouped (tokenized text) or shuffled."""
+def _loader(
+    dataset, collate, cfg: TrainingSection, processes: int, sample_weights: torch.Tensor | None = None
+) -> DataLoader:
+    """Batches in a fresh order each epoch: class-balanced, length-grouped (tokenized text) or shuffled.
+
+    Length groups are formed over the global batch (``batch_size`` x ``processes``) so that any number of
+    processes sees the same global batches.
+    """
     sampler = None
     if sample_weights is not None:
         sampler = BalancedSampler(sample_weights, cfg.seed)
     elif cfg.group_by_length and (lengths := token_lengths(dataset)) is not None:
-        sampler = LengthGroupedSampler(lengths.tolist(), cfg.batch_size, cfg.seed)
+        sampler = LengthGroupedSampler(lengths.tolist(), cfg.batch_size * processes, cfg.seed)
     # Its own generator: starting an iterator then draws no number from the global RNG, so dropout after a
     # resume sees the same random stream as the uninterrupted run.
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -81,8 +103,10 @@ def fit(
     accelerator = ctx.accelerator
     accelerator.free_memory()  # forget objects prepared by an earlier stage (e.g. the LP-FT probe)
     data = strategy.train_data(ctx)
-    source_loader = _loader(data.source, data.collate, cfg, data.sample_weights)
-    target_loader = _loader(data.target, data.collate, cfg) if data.target is not None else None
+    processes = accelerator.num_processes
+    source_loader = _loader(data.source, data.collate, cfg, processes, data.sample_weights)
+    target_loader = _loader(data.target, data.collate, cfg, processes) if data.target is not None else None
+    sync_batch_norm(strategy, accelerator)
     model, source_loader = accelerator.prepare(strategy, source_loader)
     if target_loader is not None:
         target_loader = accelerator.prepare(target_loader)
@@ -154,6 +178,8 @@ def fit(
             bar.update(1)
             record = None
             if global_step % cfg.logging_steps == 0 or global_step == total_steps:
+                if processes > 1:  # each process summed its own shard's values: average them
+                    running = {k: accelerator.reduce(v.reshape(1), reduction="mean") for k, v in running.items()}
                 record = {f"{desc}/{k}": float(v) / max(running_count, 1) for k, v in running.items()}
                 record.update(
                     {

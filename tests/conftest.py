@@ -112,3 +112,44 @@ def recipe_file(recipe_dict, tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def tiny_vision(tmp_path_factory) -> dict[str, Path]:
+    """Tiny ViT and MobileNetV2 checkpoints (with image processors) saved with save_pretrained."""
+    from tests.vision_fixtures import save_tiny_mobilenet, save_tiny_vit
+
+    return {
+        "vit": save_tiny_vit(tmp_path_factory.mktemp("tiny-vit")),
+        "mobilenet": save_tiny_mobilenet(tmp_path_factory.mktemp("tiny-mobilenet")),
+    }
+
+
+@pytest.fixture(scope="session")
+def image_domains(tmp_path_factory) -> dict[str, Path]:
+    """Bars images: the source as parquet with an Image feature, the target inverted (the domain shift)."""
+    from tests.vision_fixtures import bars_domain, write_parquet
+
+    folder = tmp_path_factory.mktemp("image-domains")
+    return {
+        "source": write_parquet(folder / "source.parquet", *bars_domain(64, seed=1, inverted=False)),
+        "target": write_parquet(folder / "target.parquet", *bars_domain(64, seed=2, inverted=True)),
+    }
+
+
+@pytest.fixture
+def image_recipe_dict(tiny_vision, image_domains, tmp_path) -> dict:
+    """A complete image recipe on the tiny ViT and the bars domains; tests edit it."""
+    return {
+        "model": {"checkpoint": str(tiny_vision["vit"])},
+        "data": {
+            "source": {"path": "parquet", "data_files": str(image_domains["source"]), "image_column": "image"},
+            "target": {"path": "parquet", "data_files": str(image_domains["target"]), "image_column": "image"},
+            "split": {"source_val_fraction": 0.25, "target_test_fraction": 0.5, "seed": 0},
+            "label_names": ["horizontal", "vertical"],
+        },
+        "strategy": {"name": "finetune"},
+        "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "logging_steps": 2},
+        "cache": {"dir": str(tmp_path / "feature-cache")},
+        "output_dir": str(tmp_path / "run"),
+    }

@@ -60,7 +60,7 @@ CASES = {
     "empty split": ("empty-target", None, "data.target.data_files: no examples could be read (is the file empty?)"),
     "split too small": ("tiny-source", None, "data.split.source_val_fraction"),
     "checkpoint without weights": ("ckpt:no-weights", None, "model.checkpoint: cannot load weights of"),
-    "checkpoint of another task": ("ckpt:vision", None, "Unrecognized configuration class"),
+    "checkpoint of another task": ("ckpt:vision", None, "is a vit model, which has no text-classification head"),
     "remote code not allowed": ("ckpt:remote", None, "trust_remote_code"),
     "pickle weights not allowed": ("ckpt:pickle", None, "has only pickle weights (pytorch_model.bin)"),
     "unwritable output dir": ("unwritable", None, "output_dir: cannot write to"),
@@ -69,6 +69,9 @@ CASES = {
     "--set on a missing key": (["training.epohcs=2"], None, "training.epohcs: unknown key; did you mean 'epochs'?"),
     "--set without =": (["training.epochs"], None, "--set: expected KEY=VALUE"),
     "missing required field": ("no-checkpoint", None, "model.checkpoint: missing required field"),
+    "non-image in an image column": (["data.source.image_column=text", "data.target.image_column=text"], None, "data.source.image_column: column 'text' row 0 is not an image"),
+    "image column on one side only": (["data.source.image_column=text"], None, "data.target.image_column: source and target must both be images"),
+    "image augmentation out of range": (["augment.image.rotation=400"], None, "augment.image.rotation: Input should be less than or equal to 180"),
 }  # fmt: skip
 
 

@@ -113,5 +113,27 @@ def test_hub_push_without_repo_id_is_a_recipe_error(recipe_dict):
     from hftl.errors import RecipeError
 
     recipe_dict["hub"] = {"push": True}
-    with pytest.raises(RecipeError, match=r"hub: push: true needs hub\.repo_id"):
+    with pytest.raises(RecipeError, match=r"hub\.push: true needs hub\.repo_id"):
         parse_recipe(recipe_dict)
+
+
+def test_no_secret_reaches_run_files_output_or_errors(recipe_file, recipe_dict, recorded, monkeypatch):
+    """A token in the environment (and in an exception's text) never appears in what hftl writes or prints."""
+    monkeypatch.setenv("WANDB_API_KEY", "wandb-secret-key-0123456789")
+    recipe_dict["hub"] = {"push": True, "repo_id": "me/x"}
+    result = CliRunner().invoke(main, ["train", str(recipe_file())])
+    assert result.exit_code == 0, result.output
+    run = Path(recipe_dict["output_dir"])
+    written = [recorded[-1][2]["copy"], run]
+    texts = [p.read_bytes() for folder in written for p in folder.rglob("*") if p.is_file()]
+    for secret in (SECRET, "wandb-secret-key-0123456789"):
+        assert not any(secret.encode() in text for text in texts)
+        assert secret not in result.output
+
+    def leaky(self, *args, **kwargs):
+        raise RuntimeError(f"401 Unauthorized: Authorization: Bearer {SECRET} (wandb-secret-key-0123456789)")
+
+    monkeypatch.setattr(HfApi, "upload_folder", leaky)
+    result = CliRunner().invoke(main, ["push", str(run), "--repo-id", "me/x"])
+    assert result.exit_code == 2 and "Bearer ***" in result.output
+    assert SECRET not in result.output and "wandb-secret-key" not in result.output

@@ -57,7 +57,7 @@ def test_balanced_sampler_draws_classes_evenly(skewed_recipe):
     labels = [0] * 10 + [1] * 40
     weights = imbalance.sample_weights(labels, 2, "balanced")
     dataset = [{"labels": torch.tensor(y)} for y in labels] * 20
-    loader = _loader(dataset, lambda rows: torch.stack([r["labels"] for r in rows]), recipe.training,
+    loader = _loader(dataset, lambda rows: torch.stack([r["labels"] for r in rows]), recipe.training, 1,
                      weights.repeat(20))  # fmt: skip
     drawn = torch.cat(list(loader))
     assert 0.4 < drawn.float().mean() < 0.6

@@ -7,22 +7,7 @@ import torch
 
 from hftl.strategies import registry
 from hftl.strategies.finetune import layer_depth
-from tests.helpers import prepared_run
-
-
-def _one_step(strategy, ctx):
-    data = strategy.train_data(ctx)
-    batch = data.collate([data.source[i] for i in range(8)])
-    target = data.collate([data.target[i] for i in range(8)]) if data.target is not None else None
-    before = {n: p.detach().clone() for n, p in strategy.named_parameters()}
-    optimizer = torch.optim.AdamW(strategy.param_groups(ctx.recipe.training), lr=1e-2)
-    out = strategy(batch, target, 0.5)
-    out["loss"].backward()
-    grads = {n: p.grad for n, p in strategy.named_parameters()}
-    optimizer.step()
-    changed = {n for n, p in strategy.named_parameters() if not torch.equal(p, before[n])}
-    return out, grads, changed
-
+from tests.helpers import one_training_step, prepared_run
 
 VARIANTS = {
     **{name: {"name": name} for name in registry.names()},
@@ -50,7 +35,7 @@ def test_strategy_contract(recipe_dict, variant):
     recipe_dict["strategy"] = VARIANTS[variant]
     _, prepared = prepared_run(recipe_dict)
     strategy = prepared.strategy
-    out, grads, changed = _one_step(strategy, prepared.ctx)
+    out, grads, changed = one_training_step(strategy, prepared.ctx)
     assert torch.isfinite(out["loss"]) and out["loss"].ndim == 0
     frozen = {n for n, p in strategy.named_parameters() if not p.requires_grad}
     assert all(grads[n] is None for n in frozen), "frozen parameters received gradients"

@@ -109,8 +109,9 @@ class AdversarialStrategy(CachedFeatures, FinetuneStrategy):
 
     def forward(self, source: Batch, target: Batch | None = None, progress: float = 0.0) -> dict[str, torch.Tensor]:
         inputs, labels = split_labels(source)
-        cls, f_s, logits_s = self.supervised_loss(inputs, labels)
-        f_t, logits_t = self.features_and_logits(split_labels(target)[0])
+        target_inputs = split_labels(target)[0]
+        cls, f_s, logits_s, joint_target = self.supervised_loss(inputs, labels, unlabeled=target_inputs)
+        f_t, logits_t = joint_target or self.features_and_logits(target_inputs)
         coeff = self.lambda_at(progress)
         align, logs = self.alignment(f_s, f_t, logits_s, logits_t, coeff)
         out = {"loss": cls + self.config.weight * align, "cls_loss": cls.detach(), "align_loss": align.detach(),

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import torch
 from datasets import concatenate_datasets
@@ -17,7 +17,7 @@ from transformers import PreTrainedModel
 from hftl import imbalance
 from hftl.augment import embedding_adversarial_loss, mixup_loss, perturbed_embeddings
 from hftl.losses import classification_loss
-from hftl.modeling import capture_head_input, find_head
+from hftl.modeling import capture_head_input, find_head, flat_features
 from hftl.recipe_types import Section
 
 if TYPE_CHECKING:
@@ -60,12 +60,30 @@ class RunContext:
     run_dir: Path | None = None
     resuming: bool = False
     fit: Callable[..., Any] | None = None
+    train_collate: Callable[[list[dict]], Batch] | None = None  # with training augmentation; default: collate
+    inputs_key: str = ""  # identifies the preprocessing (max_length, image processor settings) for feature caches
     timings: dict[str, float] = field(default_factory=dict)
 
 
 def split_labels(batch: Batch) -> tuple[Batch, torch.Tensor | None]:
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     return inputs, batch.get("labels")
+
+
+def joinable(first: Batch, second: Batch) -> Batch | None:
+    """The two batches concatenated along the batch dimension, or None when their keys or shapes differ."""
+    if first.keys() != second.keys() or any(first[k].shape[1:] != second[k].shape[1:] for k in first):
+        return None
+    return {k: torch.cat([first[k], second[k]]) for k in first}
+
+
+class Supervised(NamedTuple):
+    """What ``supervised_loss`` returns; ``unlabeled`` holds (features, logits) of a jointly forwarded batch."""
+
+    loss: torch.Tensor
+    features: torch.Tensor
+    logits: torch.Tensor
+    unlabeled: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def param_groups(
@@ -115,7 +133,7 @@ class Strategy(nn.Module):
         with capture_head_input(self.model, detach=False) as captured:
             logits = self.model(**inputs).logits
         features = captured[-1]
-        return (features[:, 0] if features.ndim == 3 else features), logits
+        return flat_features(features), logits
 
     def param_groups(self, training: TrainingSection) -> list[dict]:
         return param_groups(list(self.named_parameters()), training.learning_rate, training.weight_decay)
@@ -151,15 +169,26 @@ class SupervisedStrategy(Strategy):
     def train_data(self, ctx: RunContext) -> TrainData:
         labeled = concatenate_datasets([ctx.data.splits[s] for s in self.labeled_splits(ctx)])
         sampling = self.configure_training(ctx, labeled["labels"])
-        return TrainData(source=labeled, collate=ctx.collate, sample_weights=sampling)
+        return TrainData(source=labeled, collate=ctx.train_collate or ctx.collate, sample_weights=sampling)
 
-    def supervised_loss(self, inputs: Batch, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(loss, head-input features, logits) with class weights, mixup and embedding perturbation applied."""
+    def supervised_loss(self, inputs: Batch, labels: torch.Tensor, unlabeled: Batch | None = None) -> Supervised:
+        """(loss, head-input features, logits) with class weights, mixup and embedding perturbation applied.
+
+        With ``unlabeled`` inputs of the same shapes, both batches take one forward pass (so batch norm
+        normalizes and tracks statistics over both domains, as in DANN's reference code) and the result's
+        ``unlabeled`` holds their (features, logits).
+        """
         augment, weight = self.augment, getattr(self, "class_weight", None)
         perturb = augment.embedding_perturbation if augment and "input_ids" in inputs else None
+        joint = joinable(inputs, unlabeled) if unlabeled is not None and not perturb else None
         captured: list[torch.Tensor] = []
         with perturbed_embeddings(self.model, captured=captured) if perturb else nullcontext():
-            features, logits = self.features_and_logits(inputs)
+            features, logits = self.features_and_logits(joint or inputs)
+        unlabeled_outputs = None
+        if joint is not None:
+            n = len(labels)
+            unlabeled_outputs = features[n:], logits[n:]
+            features, logits = features[:n], logits[:n]
         loss = classification_loss(logits, labels, weight)
         if perturb:
             extra = embedding_adversarial_loss(self.model, inputs, labels, captured[0], logits, loss, perturb.method,
@@ -168,7 +197,7 @@ class SupervisedStrategy(Strategy):
             loss = mixup_loss(find_head(self.model)[1], features, labels, augment.mixup.alpha, weight)
         if perturb:
             loss = loss + perturb.weight * extra
-        return loss, features, logits
+        return Supervised(loss, features, logits, unlabeled_outputs)
 
     def forward(self, source: Batch, target: Batch | None = None, progress: float = 0.0) -> dict[str, torch.Tensor]:
         inputs, labels = split_labels(source)

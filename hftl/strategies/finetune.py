@@ -15,7 +15,7 @@ from hftl.strategies.frozen import FrozenConfig, FrozenStrategy
 from hftl.strategies.registry import register
 
 LAYER_INDEX = re.compile(r"\.(?:layer|layers|block|blocks|h)\.(\d+)\.")
-EMBEDDINGS = re.compile(r"embed")
+EMBEDDINGS = re.compile(r"embed|stem")  # token/patch embeddings, a CNN's stem
 
 
 class LinearProbeConfig(Section):
@@ -34,7 +34,7 @@ class FinetuneConfig(StrategyConfig):
 
 
 def layer_depth(name: str, num_layers: int) -> int:
-    """0 for embeddings, i+1 for transformer block i, num_layers+1 for everything above (pooler, head)."""
+    """0 for embeddings (or a CNN stem), i+1 for block i, num_layers+1 for everything above (pooler, head)."""
     match = LAYER_INDEX.search(name)
     if match:
         return int(match.group(1)) + 1

@@ -29,7 +29,7 @@ def split_features(ctx: RunContext, model: torch.nn.Module, point: FeaturePoint,
     """Cached features of one split at ``point`` (computed on first use, then from memory or disk)."""
     ds: Dataset = ctx.data.splits[split]
     parts = {
-        "model": ctx.model_key, "data": ds._fingerprint, "max_length": ctx.recipe.training.max_length,
+        "model": ctx.model_key, "data": ds._fingerprint, "inputs": ctx.inputs_key,
         "feature": point.level, "precision": ctx.recipe.training.mixed_precision,
     }  # fmt: skip
     tensors = ctx.feature_cache.get(

@@ -1,0 +1,1 @@
+"""Converters from other frameworks' pretrained weights to Hugging Face checkpoints."""

@@ -1,0 +1,1 @@
+"""Runnable examples on data that installs with packages (``python -m hftl.examples.digits``)."""
