@@ -24,8 +24,8 @@ CHECKPOINT = "runs/mobilenet-v2"
 PRESETS: dict[str, list[str]] = {
     "source-only": ["strategy={name: finetune}"],
     "frozen": ["strategy={name: frozen}", "training.learning_rate=1e-2", "training.epochs=10"],
-    "lora": ["strategy={name: finetune, peft: {method: lora, r: 16, alpha: 32, target_modules: [expand_1x1.convolution, "
-             "reduce_1x1.convolution]}}", "training.learning_rate=3e-3"],
+    "lora": ["strategy={name: finetune, peft: {method: lora, r: 16, alpha: 32, "
+             "target_modules: [expand_1x1.convolution, reduce_1x1.convolution]}}", "training.learning_rate=3e-3"],
     "dann": [],
     "cdan": ["strategy.method=cdan"],
     "cdan-e": ["strategy.method=cdan", "strategy.entropy_conditioning=true"],

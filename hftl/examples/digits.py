@@ -94,7 +94,8 @@ def run_demo(recipe_path: str, work: Path, overrides: list[str], feature_rows: i
                                                           "target (MNIST)": feats["target_test"]}  # fmt: skip
     picture = plot_domains(panels, work / "features.png")
     histories = {run: _history(Path(r.output_dir)) for run, r in recipes.items()}
-    curves = plot_curves(histories, work / "curves.png", ("train/loss", "train/align_loss", "eval/target_test/accuracy"))
+    keys = ("train/loss", "train/align_loss", "eval/target_test/accuracy")
+    curves = plot_curves(histories, work / "curves.png", keys)
     (work / "summary.json").write_text(json.dumps(results, indent=2))
     click.echo(f"features before/after adaptation: {picture}\ntraining curves: {curves}")
     return results
