@@ -30,6 +30,8 @@ PRESETS: dict[str, list[str]] = {
     "cdan": ["strategy.method=cdan"],
     "cdan-e": ["strategy.method=cdan", "strategy.entropy_conditioning=true"],
     "mmd": ["strategy.method=mmd"],
+    "source-only-adabn": ["strategy={name: finetune}", "training.batch_norm=target"],
+    "dann-adabn": ["training.batch_norm=target"],
     "target-only": ["data.source.data_files=runs/bench/digits/data/usps-train.parquet", "strategy={name: finetune}"],
 }  # fmt: skip
 
@@ -52,12 +54,29 @@ def prepare_data() -> None:
         convert_mobilenet_v2(ROOT / CHECKPOINT)
 
 
+def markdown_table(names: list[str]) -> str:
+    """The measured runs of bench/results/NAME.json files as a markdown table (for BENCHMARKS.md)."""
+    rows = ["| configuration | USPS test (target) | MNIST val (source) | train time (s) | trainable params |",
+            "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for name in names:
+        for run in json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())["runs"]:
+            m = run["metrics"]
+            rows.append(f"| {run['config']} | {100 * m['target_test/accuracy']:.2f} | "
+                        f"{100 * m['source_val/accuracy']:.2f} | {m['train/runtime_s']:.0f} | "
+                        f"{m['train/trainable_params']:,} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="source-only,frozen,lora,dann,cdan")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra overrides for every run")
     parser.add_argument("--name", default="digits", help="results file bench/results/NAME.json")
+    parser.add_argument("--report", help="print the table of these comma-separated result NAMEs and exit")
     args = parser.parse_args()
+    if args.report:
+        print(markdown_table(args.report.split(",")))
+        return
     prepare_data()
     results = {"machine": machine(), "recipe": RECIPE, "runs": []}
     for name in args.configs.split(","):

@@ -113,6 +113,25 @@ def eval_command(run_dir_or_checkpoint: str, recipe: str, overrides: tuple[str, 
 
 
 @main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--output", type=click.Path(file_okay=False), help="Report folder (default: OUTPUT_DIR-shift).")
+@user_errors
+def shift(recipe: str, overrides: tuple[str, ...], output: str | None) -> None:
+    """Measure the domain shift: proxy A-distance, label shift, a 2-D picture of source vs target features."""
+    from pathlib import Path
+
+    parsed = _load(recipe, overrides)
+    _quiet_libraries()
+    from hftl.shift import measure_shift
+
+    out_dir = Path(output or f"{parsed.output_dir.rstrip('/')}-shift")
+    report = measure_shift(parsed, out_dir)
+    click.echo(report.table())
+    click.echo(f"wrote {out_dir / 'shift.json'} and {out_dir / 'projection.png'}")
+
+
+@main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @user_errors
 def card(run_dir: str) -> None:

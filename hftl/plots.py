@@ -9,6 +9,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 
 
 def project_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -22,10 +23,10 @@ def project_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
     return TSNE(n_components=2, init="pca", random_state=seed, perplexity=min(30, len(x) - 1)).fit_transform(x)
 
 
-def plot_domains(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], path: Path) -> Path:
+def plot_domains(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]], path: Path) -> Path:
     """One panel per model: each domain's features (2-D projection), marker by domain, colour by class.
 
-    ``panels[title][domain] = (features, labels)``.
+    ``panels[title][domain] = (features, labels)``; labels None draws a domain in gray (unlabeled).
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
     markers = ["o", "x", "^", "s"]
@@ -36,12 +37,17 @@ def plot_domains(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], pa
         for marker, (domain, (feats, labels)) in zip(markers, domains.items(), strict=False):
             xy = points[start : start + len(feats)]
             start += len(feats)
-            ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", marker=marker, s=12, alpha=0.7, label=domain,
-                       vmin=0, vmax=9)  # fmt: skip
+            if labels is None:  # unlabeled domain
+                ax.scatter(xy[:, 0], xy[:, 1], c="lightgray", marker=marker, s=12, alpha=0.7, label=domain)
+            else:
+                ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", marker=marker, s=12, alpha=0.7, label=domain,
+                           vmin=0, vmax=9)  # fmt: skip
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.legend(loc="best", fontsize=8)
+        shown = zip(markers, domains, strict=False)
+        handles = [Line2D([], [], marker=m, color="gray", linestyle="", label=d) for m, d in shown]
+        ax.legend(handles=handles, loc="best", fontsize=8, title="colour = class", title_fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

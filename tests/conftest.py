@@ -153,3 +153,15 @@ def image_recipe_dict(tiny_vision, image_domains, tmp_path) -> dict:
         "cache": {"dir": str(tmp_path / "feature-cache")},
         "output_dir": str(tmp_path / "run"),
     }
+
+
+@pytest.fixture
+def image_recipe_file(image_recipe_dict, tmp_path):
+    """Write an image recipe dict to YAML (default: ``image_recipe_dict``); returns the path."""
+
+    def write(data: dict | None = None, name: str = "image-recipe.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data if data is not None else image_recipe_dict))
+        return path
+
+    return write
