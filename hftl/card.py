@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -16,11 +17,19 @@ def is_hub_id(path: str) -> bool:
 
 
 def domain_name(spec) -> str:
-    """A readable name for a domain: the file stem, or the dataset id."""
+    """A readable name for a domain: the file stem (what several files' stems share), or the dataset id."""
     files = spec.data_files
-    if isinstance(files, str):
-        return Path(files).stem
-    return spec.path if not files else f"{spec.path} files"
+    if not files:
+        return Path(spec.data_dir).name if spec.data_dir else spec.path
+    if isinstance(files, dict):
+        files = [f for value in files.values() for f in ([value] if isinstance(value, str) else value)]
+    stems = [Path(f).stem for f in ([files] if isinstance(files, str) else files)]
+    shared: list[str] = []  # the leading words every stem has: usps-train, usps-test -> usps
+    for column in zip(*(re.split(r"[-_. ]", stem) for stem in stems), strict=False):
+        if len(set(column)) > 1:
+            break
+        shared.append(column[0])
+    return "-".join(shared) or stems[0]
 
 
 def eval_results(recipe, metrics: dict[str, float], eval_names: list[str]) -> list[EvalResult]:

@@ -105,7 +105,7 @@ def eval_command(run_dir_or_checkpoint: str, recipe: str, overrides: tuple[str, 
     from hftl.run import evaluate_checkpoint
 
     metrics = evaluate_checkpoint(parsed, run_dir_or_checkpoint)
-    splits = list(dict.fromkeys(k.split("/")[0] for k in metrics))
+    splits = list(dict.fromkeys(k.split("/")[0] for k in metrics if k.endswith("/accuracy")))
     click.echo(report_table(metrics, splits))
     if output:
         with open(output, "w") as fh:

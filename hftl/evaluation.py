@@ -9,6 +9,7 @@ from accelerate import Accelerator
 from hftl.imbalance import is_imbalanced
 from hftl.inference import run_batches
 from hftl.metrics import classification_metrics, per_class_recall
+from hftl.selection import soft_neighborhood_density
 from hftl.strategies.base import RunContext, Strategy
 
 
@@ -21,11 +22,15 @@ def predict_split(strategy: Strategy, dataset, collate, accelerator: Accelerator
     def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         with accelerator.autocast():
             logits = module.predict(batch)
-        return {"logits": logits.float(), "labels": batch["labels"]}
+        out = {"logits": logits.float()}
+        if "labels" in batch:
+            out["labels"] = batch["labels"]
+        return out
 
     out = run_batches(step, dataset, collate, accelerator, batch_size, desc or "eval")
     module.train(was_training)
-    return out["logits"].numpy(), out["labels"].numpy()
+    labels = out.get("labels")
+    return out["logits"].numpy(), None if labels is None else labels.numpy()
 
 
 def evaluate(strategy: Strategy, ctx: RunContext, splits: list[str] | None = None) -> dict[str, float]:
@@ -42,7 +47,16 @@ def evaluate(strategy: Strategy, ctx: RunContext, splits: list[str] | None = Non
         if with_recall:
             scores.update(per_class_recall(predictions, labels, ctx.data.label_names))
         metrics.update({f"{split}/{name}": value for name, value in scores.items()})
+    if ctx.recipe.eval.label_free and splits is None:
+        metrics["target_train/snd"] = label_free_score(strategy, ctx, batch_size)
     return metrics
+
+
+def label_free_score(strategy: Strategy, ctx: RunContext, batch_size: int) -> float:
+    """Soft neighborhood density of the predictions on the unlabeled target pool (no target labels involved)."""
+    dataset, collate = ctx.accelerator.unwrap_model(strategy).eval_data(ctx, "target_train")
+    logits, _ = predict_split(strategy, dataset, collate, ctx.accelerator, batch_size, "score target_train")
+    return soft_neighborhood_density(logits, seed=ctx.recipe.data.split.seed)
 
 
 def reports_recall(ctx: RunContext) -> bool:

@@ -30,4 +30,8 @@ def report_table(metrics: dict[str, float], splits: list[str], keys: tuple[str, 
     if "source_val/accuracy" in metrics and "target_test/accuracy" in metrics:
         gap = 100 * (metrics["source_val/accuracy"] - metrics["target_test/accuracy"])
         lines.append(f"transfer gap (source_val - target_test accuracy): {gap:.2f} points")
+    if "target_train/snd" in metrics:
+        lines.append(
+            f"label-free score on the unlabeled target pool (SND, higher is better): {metrics['target_train/snd']:.4f}"
+        )
     return "\n".join(lines)

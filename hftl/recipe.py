@@ -144,6 +144,9 @@ class AugmentSection(Section):
 
 class EvalSection(Section):
     extra: dict[str, DomainSpec] = Field(default_factory=dict)
+    label_free: bool = Field(
+        True, description="score the unlabeled target pool without labels (soft neighborhood density)"
+    )
 
 
 class FeatureCacheSection(Section):

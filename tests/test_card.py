@@ -49,3 +49,17 @@ def test_hftl_card_rerenders_and_run_records_provenance(recipe_dict):
     assert ModelCard.load(run / "model" / "README.md").data.eval_results
     missing = CliRunner().invoke(main, ["card", str(run.parent)])
     assert missing.exit_code == 2 and "error: RUN_DIR:" in missing.output
+
+
+def test_domain_names_come_from_files_folders_or_ids():
+    from types import SimpleNamespace
+
+    from hftl.card import domain_name
+
+    def spec(files=None, data_dir=None, path="parquet"):
+        return SimpleNamespace(data_files=files, data_dir=data_dir, path=path)
+
+    assert domain_name(spec({"train": "d/usps-train.parquet", "test": "d/usps-test.parquet"})) == "usps"
+    assert domain_name(spec("reviews/books.jsonl")) == "books"
+    assert domain_name(spec(data_dir="photos/studio", path="imagefolder")) == "studio"
+    assert domain_name(spec(path="user/dataset")) == "user/dataset"
