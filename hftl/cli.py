@@ -114,6 +114,30 @@ def eval_command(run_dir_or_checkpoint: str, recipe: str, overrides: tuple[str, 
 
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--strategies", default="frozen,finetune,finetune-lora,dann,mmd", show_default=True,
+              help="Comma-separated presets: built-in names (hftl/presets) or YAML fragment files.")  # fmt: skip
+@click.option("--seeds", default=1, show_default=True, type=click.IntRange(min=1), help="Runs per preset.")
+@click.option(
+    "--output", type=click.Path(file_okay=False), help="Folder for runs and leaderboard (default: OUTPUT_DIR-compare)."
+)
+@set_option
+@user_errors
+def compare(recipe: str, strategies: str, seeds: int, output: str | None, overrides: tuple[str, ...]) -> None:
+    """Run the recipe once per strategy preset and seed; leaderboard, shift and a label-free recommendation."""
+    from pathlib import Path
+
+    parsed = _load(recipe, overrides)
+    _quiet_libraries()
+    from hftl.compare import compare as run_compare
+
+    out_dir = Path(output or f"{parsed.output_dir.rstrip('/')}-compare")
+    presets = [s.strip() for s in strategies.split(",") if s.strip()]
+    click.echo(run_compare(recipe, presets, seeds, out_dir, list(overrides)))
+    click.echo(f"wrote {out_dir / 'leaderboard.md'}, leaderboard.json, leaderboard.png")
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
 @set_option
 @click.option("--output", type=click.Path(file_okay=False), help="Report folder (default: OUTPUT_DIR-shift).")
 @user_errors
