@@ -102,16 +102,21 @@ def recipe_dict(tiny_bert, domain_files, tmp_path) -> dict:
     }
 
 
-@pytest.fixture
-def recipe_file(recipe_dict, tmp_path):
-    """Write a recipe dict to YAML; returns a function so tests can edit the dict first."""
+def recipe_writer(default: dict, folder: Path, default_name: str):
+    """``write(data=None, name=...)``: a recipe dict (the fixture's own unless given) as YAML in ``folder``."""
 
-    def write(data: dict | None = None, name: str = "recipe.yaml") -> Path:
-        path = tmp_path / name
-        path.write_text(yaml.safe_dump(data if data is not None else recipe_dict))
+    def write(data: dict | None = None, name: str = default_name) -> Path:
+        path = folder / name
+        path.write_text(yaml.safe_dump(data if data is not None else default))
         return path
 
     return write
+
+
+@pytest.fixture
+def recipe_file(recipe_dict, tmp_path):
+    """Write a recipe dict to YAML; returns a function so tests can edit the dict first."""
+    return recipe_writer(recipe_dict, tmp_path, "recipe.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -158,10 +163,4 @@ def image_recipe_dict(tiny_vision, image_domains, tmp_path) -> dict:
 @pytest.fixture
 def image_recipe_file(image_recipe_dict, tmp_path):
     """Write an image recipe dict to YAML (default: ``image_recipe_dict``); returns the path."""
-
-    def write(data: dict | None = None, name: str = "image-recipe.yaml") -> Path:
-        path = tmp_path / name
-        path.write_text(yaml.safe_dump(data if data is not None else image_recipe_dict))
-        return path
-
-    return write
+    return recipe_writer(image_recipe_dict, tmp_path, "image-recipe.yaml")
