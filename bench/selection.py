@@ -54,11 +54,14 @@ def summarize(runs: dict[str, dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="+", required=True, help="one glob of run folders per benchmark")
+    parser.add_argument("--exclude", default="target-only", help="run names that are not candidates (upper bounds)")
     parser.add_argument("--name", default="selection")
     args = parser.parse_args()
     results = {"machine": machine(), "benchmarks": {}}
     for pattern in args.runs:
-        folders = [Path(p) for p in sorted(glob.glob(str(ROOT / pattern))) if (Path(p) / "model").is_dir()]
+        excluded = set(args.exclude.split(","))
+        folders = [Path(p) for p in sorted(glob.glob(str(ROOT / pattern)))
+                   if (Path(p) / "model").is_dir() and Path(p).name not in excluded]  # fmt: skip
         runs = {folder.name: rescore(folder) for folder in folders}
         results["benchmarks"][pattern] = summarize(runs)
         print(json.dumps({k: v for k, v in results["benchmarks"][pattern].items() if k != "runs"}, indent=2))

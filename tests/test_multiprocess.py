@@ -52,6 +52,8 @@ def recording(original, records: list):
 
     def predict_split(strategy, dataset, collate, accelerator, batch_size, desc=""):
         logits, labels = original(strategy, dataset, collate, accelerator, batch_size, desc)
+        if labels is None:  # the unlabeled target pool (label-free score): nothing to check against
+            return logits, labels
         expected = [int(label) for label in dataset["labels"]]
         records.append({"split": desc.removeprefix("eval "), "rows": len(dataset), "expected": expected,
                         "labels": labels.tolist(), "logits": logits.tolist()})  # fmt: skip
