@@ -62,5 +62,6 @@ def test_standardized_features_are_folded_into_the_export(recipe_dict):
     from hftl.run import evaluate_checkpoint
 
     reloaded = evaluate_checkpoint(parse_recipe(recipe_dict), str(Path(recipe_dict["output_dir"])))
-    assert reloaded == {k: v for k, v in metrics.items() if not k.startswith("train/")}
+    # the folded standardization rounds differently in float32: equal predictions, scores equal to ~1e-8
+    assert reloaded == pytest.approx({k: v for k, v in metrics.items() if not k.startswith("train/")}, rel=1e-6)
     assert AutoModelForSequenceClassification.from_pretrained(Path(recipe_dict["output_dir"]) / "model")
