@@ -32,6 +32,9 @@ PRESETS: dict[str, list[str]] = {
     "mmd": ["strategy.method=mmd"],
     "source-only-adabn": ["strategy={name: finetune}", "training.batch_norm=target"],
     "dann-adabn": ["training.batch_norm=target"],
+    "source-only-precisebn": ["strategy={name: finetune}", "training.batch_norm=source"],
+    "target-only-precisebn": ["data.source.data_files=runs/bench/digits/data/usps-train.parquet",
+                              "strategy={name: finetune}", "training.batch_norm=source"],
     "target-only": ["data.source.data_files=runs/bench/digits/data/usps-train.parquet", "strategy={name: finetune}"],
 }  # fmt: skip
 

@@ -92,9 +92,10 @@ class TrainingSection(Section):
     class_weights: Literal["none", "balanced"] | list[Annotated[float, Field(ge=0)]] = "none"
     sampler: Literal["random", "balanced"] = "random"
     group_by_length: bool = Field(True, description="batch texts of similar length together (less padding)")
-    batch_norm: Literal["train", "target"] = Field(
+    batch_norm: Literal["train", "source", "target"] = Field(
         "train",
-        description="target: after training, re-estimate batch-norm statistics on the unlabeled target (AdaBN)",
+        description="after training, re-estimate batch-norm statistics over the source training data (precise "
+        "BN) or the unlabeled target pool (AdaBN); train: keep the running averages",
     )
     on_nonfinite: Literal["stop", "skip"] = Field(
         "stop", description="a NaN/inf loss stops training, or skips the batch"

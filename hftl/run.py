@@ -14,6 +14,7 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
+from datasets import concatenate_datasets
 
 from hftl import provenance
 from hftl.batch_norm import batch_norm_layers, recompute_batch_norm
@@ -110,21 +111,23 @@ def prepare(
 
 
 def check_batch_norm_adaptable(strategy: Strategy) -> None:
-    """``training.batch_norm: target`` needs an encoder that runs (not cached features) and has batch norm."""
+    """``training.batch_norm: source|target`` needs an encoder that runs (not cached features) and batch norm."""
     if getattr(strategy, "_level", None) is not None:
         raise RecipeError(
-            "training.batch_norm", "'target' needs the encoder to run; this strategy uses cached features"
+            "training.batch_norm", "re-estimating needs the encoder to run; this strategy uses cached features"
         )
     if not batch_norm_layers(strategy.model):
         name = type(strategy.model).__name__
-        raise RecipeError("training.batch_norm", f"'target' needs batch-norm layers; {name} has none")
+        raise RecipeError("training.batch_norm", f"re-estimating needs batch-norm layers; {name} has none")
 
 
-def adapt_batch_norm(strategy: Strategy, ctx: RunContext) -> None:
-    """Batch-norm statistics from the unlabeled target pool (AdaBN), after training."""
+def adapt_batch_norm(strategy: Strategy, ctx: RunContext, domain: str) -> None:
+    """Batch-norm statistics over the labeled training data (``source``) or the unlabeled target pool (AdaBN)."""
     batch_size = ctx.recipe.training.eval_batch_size or 2 * ctx.recipe.training.batch_size
     module = ctx.accelerator.unwrap_model(strategy)
-    recompute_batch_norm(module.model, ctx.data.splits["target_train"], ctx.collate, ctx.accelerator, batch_size)
+    splits = module.labeled_splits(ctx) if domain == "source" else ["target_train"]
+    data = concatenate_datasets([ctx.data.splits[s] for s in splits])
+    recompute_batch_norm(module.model, data, ctx.collate, ctx.accelerator, batch_size)
 
 
 def check_output_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
@@ -169,13 +172,13 @@ def train(recipe: Recipe, resume: bool = False, overwrite: bool = False) -> dict
         accelerator.init_trackers(run_dir.name, config=recipe.model_dump(mode="json"))
 
     start = time.perf_counter()
-    if recipe.training.batch_norm == "target":
+    if recipe.training.batch_norm != "train":
         check_batch_norm_adaptable(strategy)
     strategy.warm_start(ctx)
     accelerator.print(trainable_report(strategy))
     result = fit(strategy, ctx, recipe.training, run_dir=run_dir)
-    if recipe.training.batch_norm == "target":
-        adapt_batch_norm(strategy, ctx)
+    if recipe.training.batch_norm != "train":
+        adapt_batch_norm(strategy, ctx, recipe.training.batch_norm)
     runtime = time.perf_counter() - start
 
     metrics = evaluate(strategy, ctx)
