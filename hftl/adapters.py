@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, model_validator
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from hftl.errors import RecipeError, did_you_mean
 from hftl.recipe_types import Section
@@ -60,13 +61,18 @@ def peft_task_type(model: nn.Module) -> str | None:
 
 
 def apply_peft(model: nn.Module, section: PeftSection, head_name: str, total_steps: int | None = None):
-    """Wrap ``model`` with the adapter; the classification head stays fully trainable (``modules_to_save``)."""
+    """Wrap ``model`` with the adapter; the classification head stays fully trainable (``modules_to_save``).
+
+    Batch-norm layers join ``modules_to_save`` too: their running statistics change whenever the model trains,
+    and an adapter that left them out would reload with the base model's statistics.
+    """
     from peft import get_peft_model
 
     config_cls, options = _resolve(section.method, section.options())
     fields = {f.name for f in dataclasses.fields(config_cls)}
     if "modules_to_save" in fields:
-        options.setdefault("modules_to_save", [head_name])
+        batch_norms = [n for n, m in model.named_modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+        options.setdefault("modules_to_save", [head_name, *batch_norms])
     if "total_step" in fields and total_steps:
         options.setdefault("total_step", total_steps)
     try:
