@@ -193,7 +193,8 @@ def fit(
                 running, running_count = {}, 0
             if cfg.eval_steps and global_step % cfg.eval_steps == 0:
                 record = record or {"step": global_step, "epoch": global_step / steps_per_epoch}
-                record.update({f"eval/{k}": v for k, v in evaluate(model, ctx).items()})
+                with torch.random.fork_rng():  # evaluation must not shift training's random stream
+                    record.update({f"eval/{k}": v for k, v in evaluate(model, ctx).items()})
             if record is not None:
                 history.append(record)
                 accelerator.log(record, step=global_step)

@@ -85,3 +85,18 @@ def test_sigkill_then_resume_matches_the_uninterrupted_run(recipe_dict, tmp_path
     for key in ("source_val/accuracy", "target_test/accuracy", "source_val/f1", "train/global_step"):
         assert resumed[key] == full[key], key
     assert len(list((killed_dir / "checkpoints").glob("step-*"))) <= 3
+
+
+def test_evaluating_during_training_does_not_change_training(image_recipe_dict, tmp_path):
+    """Periodic evaluation leaves the random stream (augmentation, dropout) of training as it was."""
+    from hftl.recipe import parse_recipe
+    from hftl.run import train
+
+    image_recipe_dict["augment"] = {"image": {"random_resized_crop": [0.5, 1.0], "rotation": 10}}
+    image_recipe_dict["training"]["epochs"] = 1
+    plain = train(parse_recipe(image_recipe_dict))
+    image_recipe_dict["training"]["eval_steps"] = 2
+    image_recipe_dict["output_dir"] = str(tmp_path / "with-eval")
+    evaluated = train(parse_recipe(image_recipe_dict))
+    for key in ("target_test/accuracy", "source_val/accuracy", "target_train/snd"):
+        assert evaluated[key] == plain[key], key
