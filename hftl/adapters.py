@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import ConfigDict, model_validator
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
+from hftl.batch_norm import named_batch_norms
 from hftl.errors import RecipeError, did_you_mean
 from hftl.recipe_types import Section
 
@@ -71,7 +71,7 @@ def apply_peft(model: nn.Module, section: PeftSection, head_name: str, total_ste
     config_cls, options = _resolve(section.method, section.options())
     fields = {f.name for f in dataclasses.fields(config_cls)}
     if "modules_to_save" in fields:
-        batch_norms = [n for n, m in model.named_modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+        batch_norms = [name for name, _ in named_batch_norms(model, tracking=True)]
         options.setdefault("modules_to_save", [head_name, *batch_norms])
     if "total_step" in fields and total_steps:
         options.setdefault("total_step", total_steps)

@@ -12,8 +12,15 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 
+def named_batch_norms(model: nn.Module, tracking: bool = False) -> list[tuple[str, _BatchNorm]]:
+    """Every batch-norm layer of ``model`` with its name; ``tracking``: only those keeping running statistics."""
+    return [(n, m) for n, m in model.named_modules()
+            if isinstance(m, _BatchNorm) and (m.track_running_stats or not tracking)]  # fmt: skip
+
+
 def batch_norm_layers(model: nn.Module) -> list[_BatchNorm]:
-    return [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    """The batch-norm layers that keep running statistics (what re-estimation updates)."""
+    return [m for _, m in named_batch_norms(model, tracking=True)]
 
 
 @torch.no_grad()

@@ -36,7 +36,7 @@ def predict_split(strategy: Strategy, dataset, collate, accelerator: Accelerator
 def evaluate(strategy: Strategy, ctx: RunContext, splits: list[str] | None = None) -> dict[str, float]:
     """``{split}/accuracy`` and ``{split}/f1`` for each evaluation split."""
     training = ctx.recipe.training
-    batch_size = training.eval_batch_size or 2 * training.batch_size
+    batch_size = training.eval_batch
     metrics: dict[str, float] = {}
     with_recall = reports_recall(ctx)
     for split in splits or ctx.data.eval_names:

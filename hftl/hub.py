@@ -12,11 +12,12 @@ from hftl.errors import RecipeError
 
 def merged_folder(model_dir: Path, out_dir: Path, card_text: str) -> Path:
     """Load a saved adapter, merge it into the base weights and save a plain checkpoint (with tokenizer, card)."""
-    from peft import AutoPeftModel, AutoPeftModelForSequenceClassification
     from transformers import AutoImageProcessor, AutoTokenizer
 
+    from hftl.modeling import peft_auto_class
+
     text = json.loads((model_dir / "adapter_config.json").read_text()).get("task_type") == "SEQ_CLS"
-    auto = AutoPeftModelForSequenceClassification if text else AutoPeftModel
+    auto = peft_auto_class("text-classification" if text else "image-classification")
     model = auto.from_pretrained(model_dir).merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
     if text:

@@ -72,11 +72,16 @@ def is_adapter_dir(checkpoint: str) -> bool:
     return (Path(checkpoint) / "adapter_config.json").is_file()
 
 
-def load_adapter_model(section: ModelSection, label_names: list[str], task: str = "text-classification"):
-    """A saved PEFT adapter (with its head) on top of the base model its adapter_config names."""
+def peft_auto_class(task: str):
+    """The peft Auto class that reloads an adapter of ``task`` (text adapters are SEQ_CLS, vision ones plain)."""
     from peft import AutoPeftModel, AutoPeftModelForSequenceClassification
 
-    auto = AutoPeftModelForSequenceClassification if task == "text-classification" else AutoPeftModel
+    return AutoPeftModelForSequenceClassification if task == "text-classification" else AutoPeftModel
+
+
+def load_adapter_model(section: ModelSection, label_names: list[str], task: str = "text-classification"):
+    """A saved PEFT adapter (with its head) on top of the base model its adapter_config names."""
+    auto = peft_auto_class(task)
     try:
         return auto.from_pretrained(
             section.checkpoint, **label_maps(label_names), use_safetensors=True, ignore_mismatched_sizes=True,

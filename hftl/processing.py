@@ -24,6 +24,7 @@ class TextProcessor:
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int) -> None:
         self.tokenizer = tokenizer
+        self.preprocessor = tokenizer  # what the exported checkpoint ships with
         self.max_length = max_length
         self.collate = DataCollatorWithPadding(tokenizer)
         self.train_collate = self.collate
@@ -45,6 +46,7 @@ class ImageProcessor:
 
     def __init__(self, image_processor, augment: ImageAugmentSection | None = None) -> None:
         self.image_processor = image_processor
+        self.preprocessor = image_processor  # what the exported checkpoint ships with
         self.augment = augment
         settings = image_processor.to_json_string().encode()
         self.key = "image:" + hashlib.sha256(settings).hexdigest()[:16]

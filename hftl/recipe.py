@@ -101,6 +101,11 @@ class TrainingSection(Section):
         "stop", description="a NaN/inf loss stops training, or skips the batch"
     )
 
+    @property
+    def eval_batch(self) -> int:
+        """``eval_batch_size``, or twice the training batch (no gradients to hold)."""
+        return self.eval_batch_size or 2 * self.batch_size
+
     @model_validator(mode="before")
     @classmethod
     def _report_to_as_list(cls, values: Any) -> Any:

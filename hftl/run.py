@@ -106,8 +106,7 @@ def prepare(
         inputs_key=processor.key,
     )
     strategy = registry.strategy_class(recipe.strategy.name)(recipe.strategy, model)
-    preprocessor = getattr(processor, "tokenizer", None) or getattr(processor, "image_processor", None)
-    return Prepared(ctx, strategy, preprocessor)
+    return Prepared(ctx, strategy, processor.preprocessor)
 
 
 def check_batch_norm_adaptable(strategy: Strategy) -> None:
@@ -123,7 +122,7 @@ def check_batch_norm_adaptable(strategy: Strategy) -> None:
 
 def adapt_batch_norm(strategy: Strategy, ctx: RunContext, domain: str) -> None:
     """Batch-norm statistics over the labeled training data (``source``) or the unlabeled target pool (AdaBN)."""
-    batch_size = ctx.recipe.training.eval_batch_size or 2 * ctx.recipe.training.batch_size
+    batch_size = ctx.recipe.training.eval_batch
     module = ctx.accelerator.unwrap_model(strategy)
     splits = module.labeled_splits(ctx) if domain == "source" else ["target_train"]
     data = concatenate_datasets([ctx.data.splits[s] for s in splits])
@@ -255,7 +254,7 @@ def checkpoint_features(
     """Head-input features (and labels where known) of an exported model on some of the recipe's splits."""
     prepared = prepare_checkpoint(recipe, path)
     ctx, model = prepared.ctx, prepared.strategy.model
-    batch_size = recipe.training.eval_batch_size or 2 * recipe.training.batch_size
+    batch_size = recipe.training.eval_batch
     out = {}
     for split in splits:
         ds = ctx.data.splits[split]

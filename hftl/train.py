@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from hftl.batch_norm import named_batch_norms
 from hftl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from hftl.errors import TrainingError
 from hftl.evaluation import evaluate
@@ -56,7 +56,7 @@ def loss_is_finite(loss: torch.Tensor, accelerator: Accelerator) -> bool:
 
 def sync_batch_norm(model: torch.nn.Module, accelerator: Accelerator) -> None:
     """Batch norm over the global batch under multi-GPU DDP; on CPU (gloo) it stays per process, with a warning."""
-    if accelerator.num_processes == 1 or not any(isinstance(m, _BatchNorm) for m in model.modules()):
+    if accelerator.num_processes == 1 or not named_batch_norms(model):
         return
     if accelerator.device.type == "cuda":
         torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
