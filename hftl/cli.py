@@ -10,6 +10,7 @@ from functools import wraps
 
 import click
 
+from hftl.criteria import CRITERIA, DEFAULT_CRITERION
 from hftl.errors import RecipeError, TrainingError, redact
 
 
@@ -120,9 +121,13 @@ def eval_command(run_dir_or_checkpoint: str, recipe: str, overrides: tuple[str, 
 @click.option(
     "--output", type=click.Path(file_okay=False), help="Folder for runs and leaderboard (default: OUTPUT_DIR-compare)."
 )
+@click.option("--select", type=click.Choice(list(CRITERIA)), default=DEFAULT_CRITERION, show_default=True,
+              help="Label-free criterion for the recommendation (see README: Choosing the strategy).")  # fmt: skip
 @set_option
 @user_errors
-def compare(recipe: str, strategies: str, seeds: int, output: str | None, overrides: tuple[str, ...]) -> None:
+def compare(
+    recipe: str, strategies: str, seeds: int, output: str | None, select: str, overrides: tuple[str, ...]
+) -> None:
     """Run the recipe once per strategy preset and seed; leaderboard, shift and a label-free recommendation."""
     from pathlib import Path
 
@@ -132,7 +137,7 @@ def compare(recipe: str, strategies: str, seeds: int, output: str | None, overri
 
     out_dir = Path(output or f"{parsed.output_dir.rstrip('/')}-compare")
     presets = [s.strip() for s in strategies.split(",") if s.strip()]
-    click.echo(run_compare(recipe, presets, seeds, out_dir, list(overrides)))
+    click.echo(run_compare(recipe, presets, seeds, out_dir, list(overrides), select))
     click.echo(f"wrote {out_dir / 'leaderboard.md'}, leaderboard.json, leaderboard.png")
 
 

@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 import yaml
 
+from hftl.criteria import CRITERIA, DEFAULT_CRITERION
 from hftl.errors import RecipeError, TrainingError, did_you_mean
 from hftl.recipe import parse_recipe
 
 PRESETS_DIR = Path(__file__).parent / "presets"
-#: The score the recommendation uses: computed on the unlabeled target pool, never on target labels.
-SELECTION_KEY = "target_train/snd"
 
 
 def builtin_presets() -> list[str]:
@@ -98,8 +97,8 @@ def run_one(raw: dict[str, Any], out_dir: Path) -> tuple[dict[str, float], float
     return json.loads(metrics_path.read_text()), memory
 
 
-def leaderboard(results: list[RunResult]) -> list[dict[str, Any]]:
-    """One row per preset: mean and spread over seeds, sorted by the label-free score (best first)."""
+def leaderboard(results: list[RunResult], select: str = DEFAULT_CRITERION) -> list[dict[str, Any]]:
+    """One row per preset: mean and spread over seeds, sorted by the label-free criterion ``select`` (best first)."""
     rows = []
     for preset in dict.fromkeys(r.preset for r in results):
         runs = [r for r in results if r.preset == preset]
@@ -112,42 +111,47 @@ def leaderboard(results: list[RunResult]) -> list[dict[str, Any]]:
         rows.append({
             "preset": preset, "seeds": len(runs),
             "target_accuracy": stat("target_test/accuracy"), "target_f1": stat("target_test/f1"),
-            "source_accuracy": stat("source_val/accuracy"), "label_free_score": stat(SELECTION_KEY),
+            **{c.column: stat(c.key) for c in CRITERIA.values()},
             "train_seconds": stat("train/runtime_s")[0],
             "trainable_params": int(runs[0].metrics["train/trainable_params"]),
             "peak_memory_mb": float(np.max(memory)) if memory else None,
         })  # fmt: skip
-    return sorted(rows, key=lambda r: -np.nan_to_num(r["label_free_score"][0], nan=-np.inf))
+    criterion = CRITERIA[select]
+    by_name = {r["preset"]: r for r in rows}
+    order = criterion.order({n: r[criterion.column][0] for n, r in by_name.items()},
+                            {n: r["source_accuracy"][0] for n, r in by_name.items()})  # fmt: skip
+    return [by_name[n] for n in order]
 
 
-def markdown(rows: list[dict[str, Any]], shift: dict | None) -> str:
-    """The leaderboard table, the shift line and the recommendation."""
+def markdown(rows: list[dict[str, Any]], shift: dict | None, select: str = DEFAULT_CRITERION) -> str:
+    """The leaderboard table, the shift line and the recommendation by ``select``."""
     lines = []
     if shift:
         lines.append(f"Domain shift: proxy A-distance {shift['proxy_a_distance']:.3f}, label shift (TV) "
                      f"{shift['label_shift']:.3f}.\n")  # fmt: skip
-    lines += ["| preset | seeds | label-free score (SND) | target acc | target F1 | source acc | train s | "
-              "trainable params | peak memory MB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += ["| preset | seeds | DEV risk | SND | source acc | target acc | target F1 | train s | "
+              "trainable params | peak memory MB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
 
     def pm(pair: tuple[float, float], scale: float = 100.0, digits: int = 2) -> str:
         return f"{scale * pair[0]:.{digits}f} ± {scale * pair[1]:.{digits}f}"
 
     for r in rows:
         memory = f"{r['peak_memory_mb']:.0f}" if r["peak_memory_mb"] else "-"
-        lines.append(f"| {r['preset']} | {r['seeds']} | {pm(r['label_free_score'], 1, 4)} | "
-                     f"{pm(r['target_accuracy'])} | {pm(r['target_f1'])} | {pm(r['source_accuracy'])} | "
+        lines.append(f"| {r['preset']} | {r['seeds']} | {pm(r['dev_risk'], 1, 4)} | {pm(r['snd'], 1, 4)} | "
+                     f"{pm(r['source_accuracy'])} | {pm(r['target_accuracy'])} | {pm(r['target_f1'])} | "
                      f"{r['train_seconds']:.0f} | {r['trainable_params']:,} | {memory} |")  # fmt: skip
     lines.append("")
-    lines.append(recommendation(rows))
+    lines.append(recommendation(rows, select))
     return "\n".join(lines)
 
 
-def recommendation(rows: list[dict[str, Any]]) -> str:
+def recommendation(rows: list[dict[str, Any]], select: str = DEFAULT_CRITERION) -> str:
+    criterion = CRITERIA[select]
     best = rows[0]
-    if np.isnan(best["label_free_score"][0]):
-        return "No recommendation: the runs have no label-free score (eval.label_free is off)."
-    return (f"Recommended: **{best['preset']}** (highest label-free score, SND, on the unlabeled target pool; "
-            "chosen without target labels; the target accuracy columns are for reference).")  # fmt: skip
+    if np.isnan(best[criterion.column][0]):
+        return f"No recommendation: the runs have no {criterion.key} (eval.label_free is off)."
+    return (f"Recommended: **{best['preset']}** ({criterion.title}; chosen without target labels; the target "
+            "accuracy columns are for reference).")  # fmt: skip
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> Path:
@@ -160,7 +164,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path:
     spreads = [100 * r["target_accuracy"][1] for r in rows]
     ax.bar(names, means, yerr=spreads, capsize=4, color=["tab:green"] + ["tab:blue"] * (len(rows) - 1))
     ax.set_ylabel("target test accuracy (%)")
-    ax.set_title("presets, best label-free score first (green)")
+    ax.set_title("presets, label-free choice first (green)")
     ax.set_ylim(max(0, min(means) - 10), min(100, max(means) + 5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -168,7 +172,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def compare(recipe_path: str, presets: list[str], seeds: int, out_dir: Path, overrides: list[str]) -> str:
+def compare(
+    recipe_path: str,
+    presets: list[str],
+    seeds: int,
+    out_dir: Path,
+    overrides: list[str],
+    select: str = DEFAULT_CRITERION,
+) -> str:
     """Run every preset x seed, measure the shift, write leaderboard.{md,json,png}; return the markdown."""
     from hftl.recipe import apply_overrides, load_recipe
     from hftl.shift import measure_shift
@@ -193,10 +204,11 @@ def compare(recipe_path: str, presets: list[str], seeds: int, out_dir: Path, ove
         print(f"{label} seed {seed}: target {100 * metrics['target_test/accuracy']:.2f} "
               f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
         results.append(RunResult(label, seed, metrics, memory))
-    rows = leaderboard(results)
+    rows = leaderboard(results, select)
     shift_dict = {"proxy_a_distance": shift.proxy_a_distance, "label_shift": shift.label_shift}
-    text = markdown(rows, shift_dict)
+    text = markdown(rows, shift_dict, select)
     (out_dir / "leaderboard.md").write_text(text + "\n")
-    (out_dir / "leaderboard.json").write_text(json.dumps({"shift": shift_dict, "rows": rows}, indent=2))
+    board = {"shift": shift_dict, "selection": select, "rows": rows}
+    (out_dir / "leaderboard.json").write_text(json.dumps(board, indent=2))
     plot(rows, out_dir / "leaderboard.png")
     return text

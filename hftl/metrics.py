@@ -30,8 +30,7 @@ def report_table(metrics: dict[str, float], splits: list[str], keys: tuple[str, 
     if "source_val/accuracy" in metrics and "target_test/accuracy" in metrics:
         gap = 100 * (metrics["source_val/accuracy"] - metrics["target_test/accuracy"])
         lines.append(f"transfer gap (source_val - target_test accuracy): {gap:.2f} points")
-    if "target_train/snd" in metrics:
-        lines.append(
-            f"label-free score on the unlabeled target pool (SND, higher is better): {metrics['target_train/snd']:.4f}"
-        )
+    if "target_train/dev_risk" in metrics:
+        lines.append(f"label-free scores (no target labels): DEV risk {metrics['target_train/dev_risk']:.4f} (lower is "
+                     f"better), SND {metrics['target_train/snd']:.4f} (higher is better)")  # fmt: skip
     return "\n".join(lines)

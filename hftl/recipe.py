@@ -151,7 +151,7 @@ class AugmentSection(Section):
 class EvalSection(Section):
     extra: dict[str, DomainSpec] = Field(default_factory=dict)
     label_free: bool = Field(
-        True, description="score the unlabeled target pool without labels (soft neighborhood density)"
+        True, description="label-free selection scores without target labels (DEV risk, soft neighborhood density)"
     )
 
 

@@ -62,6 +62,11 @@ def test_standardized_features_are_folded_into_the_export(recipe_dict):
     from hftl.run import evaluate_checkpoint
 
     reloaded = evaluate_checkpoint(parse_recipe(recipe_dict), str(Path(recipe_dict["output_dir"])))
-    # the folded standardization rounds differently in float32: equal predictions, scores equal to ~1e-8
-    assert reloaded == pytest.approx({k: v for k, v in metrics.items() if not k.startswith("train/")}, rel=1e-6)
+    # the folded standardization rounds differently in float32: equal predictions, scores equal to ~1e-8; DEV's
+    # domain classifier sees the unstandardized features of the export (its own scaler makes that equivalent up to
+    # the solver's tolerance)
+    dev = reloaded.pop("target_train/dev_risk")
+    assert dev == pytest.approx(metrics["target_train/dev_risk"], rel=1e-3)
+    expected = {k: v for k, v in metrics.items() if not k.startswith("train/") and k != "target_train/dev_risk"}
+    assert reloaded == pytest.approx(expected, rel=1e-6)
     assert AutoModelForSequenceClassification.from_pretrained(Path(recipe_dict["output_dir"]) / "model")

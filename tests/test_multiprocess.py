@@ -50,14 +50,14 @@ STRATEGIES = {
 def recording(original, records: list):
     """Wrap ``predict_split``: keep what each evaluation gathered on this process (rows, labels, logits)."""
 
-    def predict_split(strategy, dataset, collate, accelerator, batch_size, desc=""):
-        logits, labels = original(strategy, dataset, collate, accelerator, batch_size, desc)
-        if labels is None:  # the unlabeled target pool (label-free score): nothing to check against
-            return logits, labels
+    def predict_split(strategy, dataset, collate, accelerator, batch_size, desc="", with_features=False):
+        out = original(strategy, dataset, collate, accelerator, batch_size, desc, with_features)
+        if out.labels is None:  # the unlabeled target pool (label-free score): nothing to check against
+            return out
         expected = [int(label) for label in dataset["labels"]]
         records.append({"split": desc.removeprefix("eval "), "rows": len(dataset), "expected": expected,
-                        "labels": labels.tolist(), "logits": logits.tolist()})  # fmt: skip
-        return logits, labels
+                        "labels": out.labels.tolist(), "logits": out.logits.tolist()})  # fmt: skip
+        return out
 
     return predict_split
 

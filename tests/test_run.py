@@ -51,7 +51,7 @@ def test_frozen_export_predicts_exactly_like_the_cached_path(recipe_dict):
     strategy, ctx = prepared.strategy, prepared.ctx
     strategy.model.load_state_dict(AutoModelForSequenceClassification.from_pretrained(run / "model").state_dict())
     features, collate = strategy.eval_data(ctx, "target_test")
-    cached_logits, _ = predict_split(strategy, features, collate, ctx.accelerator, 16)
+    cached_logits = predict_split(strategy, features, collate, ctx.accelerator, 16).logits
     texts = ctx.data.splits["target_test"]
     raw = parse_recipe(recipe_dict)
     from hftl.data import build_domain_data

@@ -1,4 +1,4 @@
-"""Label-free selection: soft neighborhood density prefers dense, consistent target predictions."""
+"""Label-free selection: SND prefers dense, consistent target predictions; DEV estimates the target risk."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from hftl.recipe import parse_recipe
 from hftl.run import train
-from hftl.selection import soft_neighborhood_density
+from hftl.selection import cross_entropy, deep_embedded_validation, soft_neighborhood_density
 
 
 def test_snd_prefers_clustered_predictions_over_scattered_ones():
@@ -30,10 +30,40 @@ def test_snd_ignores_row_order_and_samples_large_inputs():
     assert np.isfinite(soft_neighborhood_density(big, max_rows=500))
 
 
-def test_every_run_reports_the_label_free_score_and_it_can_be_turned_off(recipe_dict):
+def shifted_domains(shift: float, rows: int = 1500, seed: int = 0):
+    """Source and target features in 3-D, the target moved by ``shift`` along x0; the loss grows with x0."""
+    rng = np.random.default_rng(seed)
+    source = rng.normal(0, 1, (rows, 3))
+    target = rng.normal(0, 1, (rows, 3)) + np.array([shift, 0, 0])
+
+    def loss(x):
+        return np.log1p(np.exp(2 * x[:, 0])) + rng.normal(0, 0.1, len(x)).clip(-0.2, 0.2)
+
+    return source, loss(source), target, loss(target)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.5, 1.0])
+def test_dev_estimates_the_target_loss_from_source_rows(shift):
+    source, source_loss, target, target_loss = shifted_domains(shift)
+    dev = deep_embedded_validation(source, source_loss, target)
+    assert dev == pytest.approx(target_loss.mean(), abs=0.1)
+    if shift == 1.0:  # the plain source mean misses the target risk by more than 1
+        assert target_loss.mean() - source_loss.mean() > 1.0
+
+
+def test_dev_samples_large_inputs_and_cross_entropy_is_per_row():
+    source, source_loss, target, _ = shifted_domains(0.5, rows=3000)
+    assert np.isfinite(deep_embedded_validation(source, source_loss, target, max_rows=400))
+    logits = np.array([[2.0, 0.0], [0.0, 0.0]])
+    assert cross_entropy(logits, np.array([0, 1])) == pytest.approx([np.log1p(np.exp(-2.0)), np.log(2.0)])
+
+
+def test_every_run_reports_the_label_free_scores_and_they_can_be_turned_off(recipe_dict):
     recipe_dict["training"]["epochs"] = 1
     metrics = train(parse_recipe(recipe_dict))
     assert np.isfinite(metrics["target_train/snd"]) and metrics["target_train/snd"] > 0
+    assert np.isfinite(metrics["target_train/dev_risk"]) and metrics["target_train/dev_risk"] > 0
     recipe_dict["eval"] = {"label_free": False}
     recipe_dict["output_dir"] += "-off"
-    assert "target_train/snd" not in train(parse_recipe(recipe_dict))
+    metrics = train(parse_recipe(recipe_dict))
+    assert "target_train/snd" not in metrics and "target_train/dev_risk" not in metrics
