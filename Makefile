@@ -32,7 +32,7 @@ style: install
 quality: install
 	$(BIN)/ruff check hftl tests bench
 
-# Every benchmark, then BENCHMARKS.md from bench/results/*.json. Needs ../shared/data. About 7 hours on 2 CPU
+# Every benchmark, then BENCHMARKS.md from bench/results/*.json. Needs ../shared/data. About 6 hours on 2 CPU
 # cores (the Amazon grid: 6 pairs x 3 strategies x 3 seeds + in-domain bounds is most of it); finished runs in
 # runs/bench are reused, so an interrupted `make bench` continues. `make bench-report` only rewrites the report.
 AMAZON_PAIRS = books-electronics books-kitchen electronics-books electronics-kitchen kitchen-books kitchen-electronics

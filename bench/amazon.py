@@ -2,7 +2,7 @@
 
     python bench/amazon.py                       # every pair and the in-domain bounds, 3 seeds
     python bench/amazon.py --part bounds         # only the in-domain upper bounds
-    python bench/amazon.py --pairs books:kitchen --strategies finetune,dann --seeds 1
+    python bench/amazon.py --pairs books:kitchen --strategies finetune,dann --seeds 1 --name amazon_try
 
 Each pair is one `hftl compare recipes/text/books-to-kitchen.yaml --strategies ... --seeds N` (the command is
 printed), so every number can be reproduced by a user. The in-domain upper bound of a target domain trains on
@@ -61,11 +61,11 @@ def labeled_pool(domain: str, data_dir) -> str:
     return str(path.relative_to(ROOT))
 
 
-def record(name: str, part: str, key: str, value: dict, epochs: int) -> None:
+def record(name: str, part: str, key: str, value: dict, args: argparse.Namespace) -> None:
     """Add one result to bench/results/NAME.json, re-read first (the two parts may run side by side)."""
     path = ROOT / "bench" / "results" / f"{name}.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
-    results.update({"machine": machine(), "recipe": RECIPE, "epochs": epochs})
+    results.update({"machine": machine(), "recipe": RECIPE, "epochs": args.epochs, "precision": args.precision})
     results.setdefault(part, {})[key] = value
     save(name, results)
 
@@ -91,13 +91,13 @@ def main() -> None:
                      f"data.source.data_files={labeled_pool(target, data)}",
                      f"data.target.data_files={data / (target + '.jsonl')}"]  # fmt: skip
         out = str(WORK.relative_to(ROOT) / f"in-domain-{target}")
-        record(args.name, "in_domain", target, run_compare("finetune", args.seeds, out, overrides), args.epochs)
+        record(args.name, "in_domain", target, run_compare("finetune", args.seeds, out, overrides), args)
     for pair in pairs:
         source, target = pair.split(":")
         overrides = [*common, f"training.epochs={args.epochs}", f"data.source.data_files={data / (source + '.jsonl')}",
                      f"data.target.data_files={data / (target + '.jsonl')}"]  # fmt: skip
         out = str(WORK.relative_to(ROOT) / f"{source}-{target}")
-        record(args.name, "pairs", pair, run_compare(args.strategies, args.seeds, out, overrides), args.epochs)
+        record(args.name, "pairs", pair, run_compare(args.strategies, args.seeds, out, overrides), args)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,13 @@ class Criterion:
     source_gate: float | None = None  # only candidates within this many points of the best source accuracy compete
 
     def order(self, scores: dict[str, float], source_accuracy: dict[str, float]) -> list[str]:
-        """Candidate names, best first: those inside the source gate by score, then the rest; NaN scores last."""
-        best_source = max(source_accuracy.values())
+        """Candidate names, best first: those inside the source gate by score, then the rest by score (a missing,
+        NaN, score ranks last within its group)."""
+        best_source = max((a for a in source_accuracy.values() if not math.isnan(a)), default=math.nan)
 
         def rank(name: str) -> tuple[bool, float]:
-            outside = self.source_gate is not None and source_accuracy[name] < best_source - self.source_gate / 100
+            accuracy = source_accuracy[name]
+            outside = self.source_gate is not None and not accuracy >= best_source - self.source_gate / 100
             score = scores[name] if self.higher_is_better else -scores[name]
             return outside, -score if not math.isnan(score) else math.inf
 

@@ -46,13 +46,16 @@ def deep_embedded_validation(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    folds_count = min(5, len(source_features), len(target_features))
+    if folds_count < 2:
+        return float("nan")  # too few rows to fit a domain classifier out of fold
     rng = np.random.default_rng(seed)
     keep_source = rng.permutation(len(source_features))[:max_rows]
     keep_target = rng.permutation(len(target_features))[:max_rows]
     source, losses, target = source_features[keep_source], source_losses[keep_source], target_features[keep_target]
     features = np.concatenate([source, target]).astype(np.float64)
     domains = np.r_[np.zeros(len(source)), np.ones(len(target))]
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    folds = StratifiedKFold(n_splits=folds_count, shuffle=True, random_state=seed)
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     p_target = cross_val_predict(classifier, features, domains, cv=folds, method="predict_proba")[: len(source), 1]
     p_target = np.clip(p_target, 1e-3, 1 - 1e-3)

@@ -27,3 +27,16 @@ def one_training_step(strategy, ctx):
     optimizer.step()
     changed = {n for n, p in strategy.named_parameters() if not torch.equal(p, before[n])}
     return out, grads, changed
+
+
+def assert_same_metrics(reloaded: dict, metrics: dict) -> None:
+    """A reloaded export's evaluation equals the run's (train/* aside). Accuracy, F1 and SND to ~1e-6; DEV's
+    domain classifier is a fitted model, so float noise in the features moves it by up to the solver's tolerance."""
+    import pytest
+
+    expected = {k: v for k, v in metrics.items() if not k.startswith("train/")}
+    dev_key = "target_train/dev_risk"
+    assert set(reloaded) == set(expected)
+    assert reloaded.get(dev_key) == pytest.approx(expected.get(dev_key), rel=1e-3)
+    rest = {k: v for k, v in reloaded.items() if k != dev_key}
+    assert rest == pytest.approx({k: v for k, v in expected.items() if k != dev_key}, rel=1e-6)

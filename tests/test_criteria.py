@@ -27,3 +27,8 @@ def test_missing_scores_come_last():
     scores = {**SCORES, "dann": math.nan}
     assert CRITERIA["gated-snd"].order(scores, SOURCE)[:2] == ["finetune", "dann"]
     assert CRITERIA["snd"].order(scores, SOURCE)[-1] == "dann"
+
+
+def test_a_candidate_without_source_accuracy_is_outside_the_gate():
+    source = {**SOURCE, "dann": math.nan}
+    assert CRITERIA["gated-snd"].order(SCORES, source)[0] == "finetune"

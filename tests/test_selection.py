@@ -58,6 +58,12 @@ def test_dev_samples_large_inputs_and_cross_entropy_is_per_row():
     assert cross_entropy(logits, np.array([0, 1])) == pytest.approx([np.log1p(np.exp(-2.0)), np.log(2.0)])
 
 
+def test_dev_uses_fewer_folds_on_tiny_splits_and_gives_nan_below_two_rows():
+    source, source_loss, target, _ = shifted_domains(0.5, rows=40)
+    assert np.isfinite(deep_embedded_validation(source[:3], source_loss[:3], target))
+    assert np.isnan(deep_embedded_validation(source[:1], source_loss[:1], target))
+
+
 def test_every_run_reports_the_label_free_scores_and_they_can_be_turned_off(recipe_dict):
     recipe_dict["training"]["epochs"] = 1
     metrics = train(parse_recipe(recipe_dict))
