@@ -56,7 +56,8 @@ def recording(original, records: list):
             return out
         expected = [int(label) for label in dataset["labels"]]
         records.append({"split": desc.removeprefix("eval "), "rows": len(dataset), "expected": expected,
-                        "labels": out.labels.tolist(), "logits": out.logits.tolist()})  # fmt: skip
+                        "labels": out.labels.tolist(), "logits": out.logits.tolist(),
+                        "feature_rows": None if out.features is None else len(out.features)})  # fmt: skip
         return out
 
     return predict_split
@@ -150,6 +151,7 @@ def final_eval(records: list) -> dict[str, dict]:
     assert sorted(by_split) == sorted(EVAL_SPLITS) and len(records) == len(EVAL_SPLITS), "one evaluation per split"
     for split, record in by_split.items():
         assert len(record["labels"]) == len(record["logits"]) == record["rows"], (split, "rows gathered != rows")
+        assert record["feature_rows"] in (None, record["rows"]), (split, "feature rows gathered != rows")
         assert record["labels"] == record["expected"], (split, "gathered labels are not the split's, in order")
     return by_split
 
@@ -193,6 +195,9 @@ def test_two_processes_train_like_one_process_with_the_same_global_batch(
 
     check_run_shape(one, two)
     assert {k: two[k] for k in METRICS} == {k: one[k] for k in METRICS}
+    # the label-free scores see the same gathered features and logits (DEV refits its domain classifier)
+    assert two["target_train/snd"] == pytest.approx(one["target_train/snd"], rel=1e-6)
+    assert two["target_train/dev_risk"] == pytest.approx(one["target_train/dev_risk"], rel=1e-3)
     ref, half = final_eval(one_records), final_eval(half_records)
     for rank, records in enumerate(two_records):
         got = final_eval(records)  # every process gathers the same, complete, de-duplicated split
