@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from common import RESULTS, ROOT
 
-from hftl.criteria import CRITERIA, DEFAULT_CRITERION, SOURCE_ACCURACY
+from hftl.compare import RunResult, leaderboard
+from hftl.criteria import CRITERIA, DEFAULT_CRITERION
 from hftl.plots import plt
 
 #: Ganin et al., "Domain-Adversarial Training of Neural Networks", JMLR 2016, Table 2 (shallow DANN, accuracy %):
@@ -188,13 +189,10 @@ def configs_section() -> str:
 
 
 def label_free_choice(runs: dict[str, list[dict]]) -> str:
-    """The preset hftl compare recommends by the default criterion, from each preset's per-seed metrics."""
-    criterion = CRITERIA[DEFAULT_CRITERION]
-
-    def mean(key: str) -> dict[str, float]:
-        return {preset: float(np.mean([m.get(key, math.nan) for m in seeds])) for preset, seeds in runs.items()}
-
-    return criterion.order(mean(criterion.key), mean(SOURCE_ACCURACY))[0]
+    """The preset hftl compare recommends (its own leaderboard, default criterion) from per-seed metrics."""
+    results = [RunResult(preset, seed, metrics, None) for preset, seeds in runs.items()
+               for seed, metrics in enumerate(seeds)]  # fmt: skip
+    return leaderboard(results, DEFAULT_CRITERION)[0]["preset"]
 
 
 def amazon_plot(amazon: dict, strategies: list[str], bounds: dict, path: Path) -> None:

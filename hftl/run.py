@@ -111,7 +111,7 @@ def prepare(
 
 def check_batch_norm_adaptable(strategy: Strategy) -> None:
     """``training.batch_norm: source|target`` needs an encoder that runs (not cached features) and batch norm."""
-    if getattr(strategy, "_level", None) is not None:
+    if strategy.uses_cached_features:
         raise RecipeError(
             "training.batch_norm", "re-estimating needs the encoder to run; this strategy uses cached features"
         )

@@ -113,6 +113,11 @@ class Strategy(nn.Module):
         self.config = config
         self.model = model
 
+    @property
+    def uses_cached_features(self) -> bool:
+        """True when training and evaluation run on cached encoder features (the encoder never runs)."""
+        return False
+
     def train_data(self, ctx: RunContext) -> TrainData:
         raise NotImplementedError
 

@@ -51,6 +51,10 @@ class CachedFeatures:
     _level: str | None = None
     point: FeaturePoint | None = None  # a plain attribute: the model alone registers these modules
 
+    @property
+    def uses_cached_features(self) -> bool:
+        return self._level is not None
+
     def _freeze_to(self, level: str) -> None:
         self._level = level
         self.point = feature_point(self.model, level)
