@@ -112,3 +112,21 @@ def test_bad_input_gives_one_error_line_and_exit_2(case, recipe_dict, tiny_bert,
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["compare", "RECIPE", "--select", "best"], "error: Invalid value for '--select': 'best' is not one of"),
+        (["compare", "RECIPE", "--seeds", "0"], "error: Invalid value for '--seeds': 0 is not in the range x>=1"),
+        (["train", "RECIPE", "--sett", "a=1"], "error: No such option '--sett'. Did you mean '--set'?"),
+        (["trian"], "error: No such command 'trian'"),
+    ],
+)
+def test_bad_command_line_options_give_one_error_line_and_exit_2(args, expected, recipe_file):
+    path = str(recipe_file())
+    result = CliRunner().invoke(main, [path if a == "RECIPE" else a for a in args])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(expected), result.output
+    assert "Traceback" not in result.output and "Usage:" not in result.output
